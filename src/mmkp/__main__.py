@@ -1,0 +1,3 @@
+from mmkp.cli.main import main
+
+raise SystemExit(main())

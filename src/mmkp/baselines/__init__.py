@@ -1,0 +1,1 @@
+"""Non-neural baselines: the most frequent keyphrases and TF-IDF nearest neighbours."""

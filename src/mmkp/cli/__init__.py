@@ -1,0 +1,1 @@
+"""Thin command-line edge: each module here registers one `mmkp` sub-command."""

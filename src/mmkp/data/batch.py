@@ -1,0 +1,51 @@
+"""The tensor batch the model consumes (one2one: one row per post-keyphrase pair).
+
+This is the contract between data (`mmkp.data.batching` builds it) and the model
+(`mmkp.model` reads it). Token ids index the vocabulary; "extended" ids additionally
+number each example's out-of-vocabulary source words from `vocab_size` upward so the
+copy mechanism can produce them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import torch
+
+# Segment types of the joined source X_T = X_S <seg> X_O <seg> X_E (eq. 1).
+TYPE_POST, TYPE_OCR, TYPE_ENTITY = 0, 1, 2
+NUM_TYPES = 3
+
+
+@dataclass
+class Batch:
+    src_ids: torch.Tensor  # (B, L) long, vocab ids, OOV -> <unk>, padded with <pad>
+    src_ext_ids: torch.Tensor  # (B, L) long, extended ids (OOV -> vocab_size + k)
+    src_types: torch.Tensor  # (B, L) long in {TYPE_POST, TYPE_OCR, TYPE_ENTITY}
+    src_mask: torch.Tensor  # (B, L) bool, True on real tokens
+    oov_words: list[list[str]]  # per example, the words behind extended ids vocab_size + k
+    grid: torch.Tensor | None  # (B, R, C) float image region features (R = 49), None if text-only
+    has_image: torch.Tensor  # (B,) bool, False where the post has no (readable) image
+    trg_in: torch.Tensor  # (B, T) long decoder inputs: <bos> w1 .. wn, OOV -> <unk>, padded
+    trg_out: torch.Tensor  # (B, T) long targets in extended ids: w1 .. wn <eos>, padded
+    trg_mask: torch.Tensor  # (B, T) bool, True on real target positions
+    label: torch.Tensor  # (B,) long keyphrase-label index for L_cla, -100 when not in label set
+    match_label: torch.Tensor  # (B,) float 1/0 image-text relevance for L_itm, nan if unknown
+    match_prob: torch.Tensor  # (B,) float precomputed match probability, nan if unknown
+    post_index: torch.Tensor  # (B,) long index of the source post (several rows per post)
+
+    @property
+    def size(self) -> int:
+        return self.src_ids.size(0)
+
+    @property
+    def max_oov(self) -> int:
+        return max((len(words) for words in self.oov_words), default=0)
+
+    def to(self, device: torch.device | str) -> Batch:
+        moved = {
+            f.name: getattr(self, f.name).to(device)
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), torch.Tensor)
+        }
+        return replace(self, **moved)

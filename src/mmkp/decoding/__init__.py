@@ -1,0 +1,1 @@
+"""Search over the decoder's log-probabilities: beam search and greedy decoding."""

@@ -1,0 +1,27 @@
+"""What a search strategy needs from a model: one decoding step over reorderable state.
+
+The strategy never sees modules or batches, only log-probabilities over the extended
+vocabulary, so it can be tested with hand-built probability tables.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+
+class DecoderState(Protocol):
+    def reorder(self, index: torch.Tensor) -> DecoderState:
+        """Select rows (N,) -> new state whose row i is old row index[i] (beam bookkeeping)."""
+        ...
+
+
+class StepModel(Protocol):
+    def step(
+        self, tokens: torch.Tensor, state: DecoderState
+    ) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
+        """tokens (N,) extended ids of the previous step -> (log_probs (N, V_ext),
+        source attention (N, L), next state). The model maps extended OOV ids back to <unk>
+        for its embedding lookup."""
+        ...

@@ -1,0 +1,1 @@
+"""Image understanding: OCR text, visual entities, CNN region grids, and the feature store."""

@@ -1,0 +1,1 @@
+"""HTTP serving of a trained model (thin edge: no modelling logic here)."""

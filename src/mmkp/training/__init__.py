@@ -1,0 +1,1 @@
+"""Two-stage training recipes, checkpoints and the prediction API built on them."""
