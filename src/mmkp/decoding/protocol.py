@@ -6,9 +6,11 @@ vocabulary, so it can be tested with hand-built probability tables.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
+
+from mmkp.data.batch import Batch
 
 
 class DecoderState(Protocol):
@@ -24,4 +26,16 @@ class StepModel(Protocol):
         """tokens (N,) extended ids of the previous step -> (log_probs (N, V_ext),
         source attention (N, L), next state). The model maps extended OOV ids back to <unk>
         for its embedding lookup."""
+        ...
+
+
+class KeyphraseGenerator(StepModel, Protocol):
+    """A model `generate_keyphrases` can drive: encode a batch once, then step (MMKP is one)."""
+
+    def encode(self, batch: Batch) -> Any:
+        """Encoder results for the batch, passed on to `init_decoder_state`."""
+        ...
+
+    def init_decoder_state(self, batch: Batch, encoded: Any) -> DecoderState:
+        """One state row per batch row, before the first (<bos>) step."""
         ...

@@ -2,19 +2,80 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from mmkp.data.errors import ErrorLog
-from mmkp.data.formats.ocr_kw import read_ocr_kw
-from mmkp.data.jsonl import read_posts
+from mmkp.data.formats.cmkp import read_cmkp
+from mmkp.data.formats.ocr_kw import SEP, read_ocr_kw, write_ocr_kw
+from mmkp.data.formats.trc import read_trc
+from mmkp.data.jsonl import read_posts, write_posts
 from mmkp.data.record import Post
+
+log = logging.getLogger("mmkp.data")
+FORMATS = ("jsonl", "ocr_kw", "cmkp", "trc")
+__all__ = ["FORMATS", "load_posts", "read_cmkp", "read_ocr_kw", "read_trc", "save_posts", "sniff"]
+
+
+def sniff(path: str | Path, *, lines: int = 20) -> str:
+    """Tell a posts file's format from its name and first recognisable non-empty line.
+
+    Several lines are looked at so that one malformed first line is reported as a bad
+    record by the right reader instead of hiding the file's format.
+    """
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        return "jsonl"
+    seen = []
+    with open(path, "rb") as handle:
+        for raw in handle:
+            line = raw.decode("utf-8", errors="replace").strip()
+            if line and (kind := _kind(line)) is not None:
+                return kind
+            seen += [line] if line else []
+            if len(seen) >= lines:
+                break
+    first = seen[0][:80] if seen else ""
+    raise ValueError(
+        f"{path}: cannot tell the format (JSONL, 6-field ocr_kw, 3-field CMKP src or TRC csv) "
+        f"from its first lines, e.g. {first!r}"
+    )
+
+
+def _kind(line: str) -> str | None:
+    if line.startswith("{"):
+        return "jsonl"
+    if line.lstrip('"').startswith("tweet_id"):
+        return "trc"
+    return {5: "ocr_kw", 2: "cmkp"}.get(line.count(SEP))
 
 
 def load_posts(path: str | Path, errors: ErrorLog | None = None) -> list[Post]:
-    """Read posts from JSONL (`.jsonl`) or the benchmark's `<sep>` text format, by sniffing."""
+    """Read posts from any supported format, by sniffing; bad lines go to `errors`.
+
+    TRC images are looked up beside the CSV (`T{tweet_id}.jpg`); use `read_trc` to
+    point elsewhere.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    if path.suffix == ".jsonl":
+    kind = sniff(path)
+    if kind == "jsonl":
         return read_posts(path, errors)
-    return read_ocr_kw(path, errors)
+    if kind == "ocr_kw":
+        return read_ocr_kw(path, errors)
+    if kind == "cmkp":
+        return read_cmkp(path, errors)
+    data = read_trc(path, path.parent, errors)
+    if data.missing_images:
+        log.warning("%s: %d rows have no image file", path, len(data.missing_images))
+    return data.posts
+
+
+def save_posts(path: str | Path, posts: list[Post], fmt: str = "jsonl") -> int:
+    """Write posts as JSONL or in the ocr_kw format; returns how many were written."""
+    if fmt == "jsonl":
+        return write_posts(path, posts)
+    if fmt == "ocr_kw":
+        return write_ocr_kw(path, posts)
+    raise ValueError(f"cannot write format {fmt!r}: choose jsonl or ocr_kw")

@@ -1,0 +1,131 @@
+"""`mmkp predict`: keyphrases from a trained model, for a posts file or one typed post.
+
+mmkp predict --model DIR --input posts.jsonl --out preds.jsonl   (or preds.txt)
+mmkp predict --model DIR --text "So excited for #KCA!" [--image photo.jpg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+
+import torch
+
+from mmkp.data.errors import ErrorLog
+from mmkp.data.formats import load_posts
+from mmkp.data.tokenize import normalise
+from mmkp.evaluation.predictions import write_predictions
+from mmkp.features import backbones
+from mmkp.features.prepare import PrepareConfig
+from mmkp.features.store import FeatureStore
+from mmkp.predictor import PredictionResult, Predictor, PrepareImages
+
+log = logging.getLogger("mmkp.predict")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="generate keyphrases with a trained model (a posts file, or --text)",
+        description="Beam-search keyphrases from a checkpoint directory (model.safetensors, "
+        "config.json, vocab.json, labels.json). With --input, posts are read as training "
+        "reads them (dataset form; run `mmkp prepare` first for OCR, entities and image "
+        "features); with --text, the raw text is normalised like the dataset and --image "
+        "goes through the same preparation.",
+    )
+    parser.add_argument("--model", required=True, help="checkpoint directory")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="posts file (.jsonl or the benchmark's `<sep>` text)")
+    source.add_argument("--text", help="one raw post text")
+    parser.add_argument("--image", help="with --text: an image file or http(s) URL")
+    parser.add_argument(
+        "--backbone",
+        help="with --image: grid backbone (default: the training feature store's, else "
+        "efficientnet-lite0)",
+    )
+    parser.add_argument("--weights", help="with --image: backbone weights file (vgg16/vgg19)")
+    parser.add_argument(
+        "--out", help="with --input: predictions file, .jsonl (ids + scores) or `kp1;kp2` text"
+    )
+    parser.add_argument("--features", help="with --input: FeatureStore folder (image grids)")
+    parser.add_argument(
+        "--normalise",
+        action="store_true",
+        help="with --input: the posts are raw text; normalise them like --text",
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="posts per batch")
+    parser.add_argument("--beam-size", type=int, help="default: the checkpoint's decode config")
+    parser.add_argument("--max-len", type=int, help="max tokens per keyphrase, <eos> included")
+    parser.add_argument("--top-k", type=int, help="keyphrases per post")
+    parser.add_argument("--strategy", choices=("beam", "greedy"))
+    parser.add_argument("--json", action="store_true", help="with --text: print JSON")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.input is not None and args.out is None:
+        raise ValueError("--input needs --out (a .jsonl or text predictions file)")
+    if args.text is None and args.image is not None:
+        raise ValueError("--image goes with --text; posts files name their images themselves")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    predictor = Predictor.load(args.model)
+    if args.backbone is not None or args.weights is not None:
+        backbone = args.backbone or backbones.DEFAULT_BACKBONE
+        predictor.images = PrepareImages(PrepareConfig(backbone=backbone, weights=args.weights))
+    overrides = {
+        "beam_size": args.beam_size,
+        "max_len": args.max_len,
+        "top_k": args.top_k,
+        "strategy": args.strategy,
+    }
+    predictor.decode = dataclasses.replace(
+        predictor.decode, **{k: v for k, v in overrides.items() if v is not None}
+    )
+    if args.text is not None:
+        result = predictor.predict(args.text, image=args.image)
+        print(json.dumps(result.to_dict()) if args.json else format_result(result))
+        return 0
+    return predict_file(predictor, args)
+
+
+def predict_file(predictor: Predictor, args: argparse.Namespace) -> int:
+    errors = ErrorLog()
+    posts = load_posts(args.input, errors)
+    if not posts:
+        raise ValueError(f"{args.input}: no posts to predict")
+    if args.normalise:
+        posts = [dataclasses.replace(post, text=normalise(post.text)) for post in posts]
+    grid_lookup = None
+    if args.features:
+        grid_lookup = FeatureStore.open(args.features).get
+    elif predictor.uses_image and any(post.image for post in posts):
+        log.warning(
+            "the model reads images but no --features was given: predicting from text, "
+            "OCR and entities only (run `mmkp prepare` and pass --features)"
+        )
+    results = predictor.predict_posts(posts, args.batch_size, grid_lookup=grid_lookup)
+    count = write_predictions(args.out, (result.to_prediction() for result in results))
+    skipped = f", {len(errors)} bad lines skipped" if errors else ""
+    print(f"{count} posts -> {args.out}{skipped}", file=sys.stderr)
+    return 0
+
+
+def format_result(result: PredictionResult) -> str:
+    lines = [f"{rank}. {kp.text}  ({kp.score:.3f})" for rank, kp in enumerate(result.keyphrases, 1)]
+    post = result.post
+    lines.append(f"input: {post.text}")
+    if post.ocr:
+        lines.append(f"ocr: {post.ocr}")
+    if post.entities:
+        lines.append(f"entities: {' ; '.join(post.entity_names)}")
+    if result.match_score is not None:
+        lines.append(f"image-text match s_c: {result.match_score:.3f}")
+    if result.region_scores is not None:
+        lines.append("region scores A (7x7 grid, top row first):")
+        lines += ["  " + " ".join(f"{v:6.2f}" for v in row) for row in result.region_scores]
+    return "\n".join(lines)

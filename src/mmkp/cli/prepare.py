@@ -1,0 +1,62 @@
+"""`mmkp prepare --input posts.jsonl --out DIR`: OCR, entities and grid features, resumable."""
+
+from __future__ import annotations
+
+import argparse
+
+from mmkp.features.backbones import DEFAULT_BACKBONE, SPECS
+from mmkp.features.entities import PROVIDERS
+from mmkp.features.ocr import OcrConfig
+from mmkp.features.prepare import PrepareConfig, prepare
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "prepare",
+        help="read every post's image: OCR text, visual entities, 7x7 grid features",
+        description="Writes DIR/posts.jsonl (posts with ocr + entities filled), DIR/features/ "
+        "(grids by post id), DIR/errors.jsonl (per-post problems). Rerunning with the same "
+        "--out resumes: finished posts are skipped.",
+    )
+    parser.add_argument("--input", required=True, help="posts JSONL")
+    parser.add_argument(
+        "--images", help="folder that relative image paths start from (default: the JSONL's)"
+    )
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--backbone", default=DEFAULT_BACKBONE, choices=sorted(SPECS), help="grid CNN"
+    )
+    parser.add_argument(
+        "--weights", help="backbone state dict (required for vgg16/vgg19, torchvision names)"
+    )
+    parser.add_argument(
+        "--entities", default="local", choices=PROVIDERS, help="entity provider (default local)"
+    )
+    parser.add_argument(
+        "--ocr", action=argparse.BooleanOptionalAction, default=True, help="run OCR (default on)"
+    )
+    parser.add_argument(
+        "--ocr-min-score",
+        type=float,
+        default=OcrConfig().min_score,
+        help="drop OCR lines scored below this (default 0.8)",
+    )
+    parser.add_argument("--batch-size", type=int, default=16, help="images per batch (16)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = PrepareConfig(
+        backbone=args.backbone,
+        weights=args.weights,
+        entities=args.entities,
+        ocr=args.ocr,
+        batch_size=args.batch_size,
+        ocr_config=OcrConfig(min_score=args.ocr_min_score),
+        progress=not args.no_progress,
+    )
+    summary = prepare(args.input, args.out, images_dir=args.images, config=config)
+    print(summary.format())
+    print(f"wrote {args.out}/posts.jsonl, {args.out}/features/, {args.out}/errors.jsonl")
+    return 0

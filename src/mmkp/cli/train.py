@@ -1,0 +1,46 @@
+"""`mmkp train --config F [--set k=v ...] [--out DIR] [--resume]`: both training stages."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mmkp.config import load_config
+from mmkp.training.pipeline import run_training
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train MM-MKP (stage 1: L_itm + L_irtm + L_cla; stage 2: generation)",
+        description="Train both stages from a YAML config (see configs/ and docs/training.md), "
+        "keep the best checkpoint of each, and score the final model on the dev split.",
+    )
+    parser.add_argument("--config", required=True, help="experiment YAML, e.g. configs/tiny.yaml")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.stage2.epochs=3 (repeatable)",
+    )
+    parser.add_argument("--out", help="output directory (default: runs/<config name>)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run in --out"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.overrides)
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    result = run_training(config, out, resume=args.resume)
+    for stage, rows in result.history.items():
+        if rows:
+            last = rows[-1]
+            print(f"{stage}: {len(rows)} epochs, last train loss {last['train_loss']:.4f}")
+    for split, scores in result.scores.items():
+        print(f"\n{split} ({out / f'{split}_predictions.jsonl'}):\n{scores.format_table()}")
+    print(f"\nmodel: {result.model_dir}")
+    return 0

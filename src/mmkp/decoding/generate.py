@@ -1,0 +1,148 @@
+"""Batch -> ranked keyphrase strings: encode once, search, turn ids into words.
+
+Ids become words in three ways: a vocabulary id is its word; an extended id
+`len(vocab) + k` (a copied out-of-vocabulary source word) is the row's `oov_words[k]`; and
+`<unk>` is replaced by the source word the decoder attended to most when it produced that
+token (the usual fix for generated `<unk>`, as in the public CopyRNN-style code). Keyphrases
+equal after joining their words are merged, keeping the better one, and the `top_k` best
+distinct ones are returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from mmkp.data.batch import Batch
+from mmkp.data.vocab import BOS_ID, EOS_ID, PAD_ID, SEG_ID, SPECIALS, UNK, UNK_ID, Vocab
+from mmkp.decoding.beam_search import BeamSearch
+from mmkp.decoding.greedy import GreedySearch
+from mmkp.decoding.protocol import KeyphraseGenerator
+from mmkp.decoding.strategy import DecodeStrategy, Hypothesis
+
+# Never generated: they are not words (<unk> is, and is replaced afterwards).
+BLOCKED_IDS = (PAD_ID, BOS_ID, SEG_ID)
+STRATEGIES = ("beam", "greedy")
+
+
+@dataclass(frozen=True)
+class ScoredKeyphrase:
+    text: str  # words joined by single spaces
+    score: float  # length-normalised log-probability (see mmkp.decoding.penalties)
+
+
+def make_strategy(
+    strategy: Literal["beam", "greedy"] | str,
+    *,
+    beam_size: int = 10,
+    max_len: int = 6,
+    penalty: str = "average",
+) -> DecodeStrategy:
+    """The search for `strategy` with the vocabulary's special ids and blocked tokens."""
+    common: dict[str, Any] = dict(
+        max_len=max_len, bos_id=BOS_ID, eos_id=EOS_ID, blocked_ids=BLOCKED_IDS, penalty=penalty
+    )
+    if strategy == "beam":
+        return BeamSearch(beam_size, **common)
+    if strategy == "greedy":
+        return GreedySearch(**common)
+    raise ValueError(f"unknown decoding strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+
+
+@torch.no_grad()
+def generate_keyphrases(
+    model: KeyphraseGenerator,
+    batch: Batch,
+    vocab: Vocab,
+    *,
+    beam_size: int = 10,
+    max_len: int = 6,
+    top_k: int = 5,
+    strategy: Literal["beam", "greedy"] | str = "beam",
+    penalty: str = "average",
+    encoded: Any = None,
+) -> list[list[ScoredKeyphrase]]:
+    """The `top_k` best distinct keyphrases for every row of `batch`, best first.
+
+    Put the model in eval mode first (dropout would make the search random). Pass `encoded`
+    when `model.encode(batch)` was already computed (e.g. for its diagnostics); `penalty`
+    names the length normalisation (`mmkp.decoding.penalties`).
+    """
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    search = make_strategy(strategy, beam_size=beam_size, max_len=max_len, penalty=penalty)
+    if encoded is None:
+        encoded = model.encode(batch)
+    state = model.init_decoder_state(batch, encoded)
+    hypotheses = search.search(model, state, batch.size, device=batch.src_ids.device)
+    return [
+        to_keyphrases(hyps, source_words(batch, row, vocab), batch.oov_words[row], vocab, top_k)
+        for row, hyps in enumerate(hypotheses)
+    ]
+
+
+def source_words(batch: Batch, row: int, vocab: Vocab) -> list[str | None]:
+    """The words of one row's source, position by position; None where a position cannot
+    stand in for `<unk>` (padding and the special tokens such as `<seg>`)."""
+    words: list[str | None] = []
+    oov = batch.oov_words[row]
+    for ext_id, real in zip(
+        batch.src_ext_ids[row].tolist(), batch.src_mask[row].tolist(), strict=True
+    ):
+        words.append(vocab.decode([ext_id], oov)[0] if real and ext_id >= len(SPECIALS) else None)
+    return words
+
+
+def keyphrase_text(
+    hypothesis: Hypothesis, source: Sequence[str | None], oov_words: Sequence[str], vocab: Vocab
+) -> str:
+    """A hypothesis' words joined by spaces, `<unk>` replaced by the most attended source
+    word (kept as `<unk>` if the source has no word to offer)."""
+    size = len(vocab)
+    words = []
+    for step, token in enumerate(hypothesis.tokens):
+        if token == UNK_ID:
+            words.append(_most_attended(hypothesis.attention[step], source))
+        elif token < size:
+            words.append(vocab.word(token))
+        elif token - size < len(oov_words):
+            words.append(oov_words[token - size])
+        else:
+            raise ValueError(
+                f"decoded extended id {token} but the row has only {len(oov_words)} source "
+                f"OOV words (ids {size}..{size + len(oov_words) - 1}): the model put "
+                "probability on another row's copy slots"
+            )
+    return " ".join(words)
+
+
+def _most_attended(attention: torch.Tensor, source: Sequence[str | None]) -> str:
+    """attention (L,) -> the source word with the highest weight, among real words."""
+    usable = torch.tensor([word is not None for word in source], device=attention.device)
+    if not usable.any():
+        return UNK
+    position = int(attention[: len(source)].masked_fill(~usable, float("-inf")).argmax())
+    word = source[position]
+    assert word is not None
+    return word
+
+
+def to_keyphrases(
+    hypotheses: Sequence[Hypothesis],
+    source: Sequence[str | None],
+    oov_words: Sequence[str],
+    vocab: Vocab,
+    top_k: int,
+) -> list[ScoredKeyphrase]:
+    """Ranked hypotheses -> the `top_k` best distinct keyphrase strings (first one kept)."""
+    keyphrases: dict[str, ScoredKeyphrase] = {}
+    for hypothesis in hypotheses:
+        text = keyphrase_text(hypothesis, source, oov_words, vocab)
+        if text and text not in keyphrases:
+            keyphrases[text] = ScoredKeyphrase(text=text, score=hypothesis.score)
+            if len(keyphrases) == top_k:
+                break
+    return list(keyphrases.values())

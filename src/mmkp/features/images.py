@@ -1,0 +1,140 @@
+"""Load what users have as images: local files or http(s) URLs, any common format, as RGB.
+
+Every failure is an `ImageError` whose message names the image and the problem, so a
+per-post error log (`errors.jsonl`) can say exactly why a post has no image features.
+"""
+
+from __future__ import annotations
+
+import io
+import urllib.error
+import urllib.request
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+WHITE = (255, 255, 255)
+
+
+class ImageError(ValueError):
+    """An image that cannot be used: `ref` names it, `reason` says why (one line)."""
+
+    def __init__(self, ref: str, reason: str):
+        self.ref = ref
+        self.reason = reason
+        super().__init__(f"{ref}: {reason}")
+
+
+@dataclass(frozen=True)
+class ImageLoadConfig:
+    """Limits that keep one bad or hostile image from stalling or exhausting a run."""
+
+    max_pixels: int = 40_000_000  # decompression-bomb guard: width * height before decoding
+    max_bytes: int = 20_000_000  # size limit for downloads (and local files)
+    url_timeout: float = 10.0  # seconds, per connection attempt and read
+    allow_urls: bool = True
+
+
+def resolve(ref: str, base_dir: Path) -> str:
+    """An image reference from a JSONL record as a loadable location.
+
+    URLs and absolute paths stay as they are; relative paths are relative to `base_dir`
+    (the JSONL file's folder, or `--images DIR`).
+    """
+    if is_url(ref) or Path(ref).is_absolute():
+        return ref
+    return str(base_dir / ref)
+
+
+def is_url(ref: str) -> bool:
+    return ref.startswith(("http://", "https://"))
+
+
+def read_bytes(ref: str, config: ImageLoadConfig) -> bytes:
+    """The raw bytes of a file or URL, refusing anything over `config.max_bytes`."""
+    if is_url(ref):
+        if not config.allow_urls:
+            raise ImageError(ref, "image URLs are disabled")
+        return _download(ref, config)
+    path = Path(ref)
+    if not path.is_file():
+        raise ImageError(ref, "file not found")
+    size = path.stat().st_size
+    if size == 0:
+        raise ImageError(ref, "empty file (0 bytes)")
+    if size > config.max_bytes:
+        raise ImageError(ref, f"file is {size} bytes, over the {config.max_bytes}-byte limit")
+    return path.read_bytes()
+
+
+def _download(url: str, config: ImageLoadConfig) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": "mmkp-prepare"})
+    try:
+        with urllib.request.urlopen(request, timeout=config.url_timeout) as response:
+            declared = response.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > config.max_bytes:
+                raise ImageError(
+                    url, f"download is {declared} bytes, over the {config.max_bytes}-byte limit"
+                )
+            # Read one byte past the limit: servers may omit or understate Content-Length.
+            data = response.read(config.max_bytes + 1)
+    except urllib.error.HTTPError as exc:
+        raise ImageError(url, f"HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ImageError(url, f"download failed: {reason}") from exc
+    if len(data) > config.max_bytes:
+        raise ImageError(url, f"download is over the {config.max_bytes}-byte limit")
+    if not data:
+        raise ImageError(url, "empty download (0 bytes)")
+    return data
+
+
+def decode(data: bytes, ref: str, config: ImageLoadConfig) -> Image.Image:
+    """Bytes -> upright RGB image (first frame of animations, transparency over white)."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise ImageError(ref, "not an image (unknown format)") from exc
+    width, height = image.size
+    if width * height > config.max_pixels:
+        raise ImageError(
+            ref,
+            f"image is {width}x{height} = {width * height} pixels, over the "
+            f"{config.max_pixels}-pixel limit (decompression-bomb guard)",
+        )
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit above replaces Pillow's bomb warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image.seek(0)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageError(ref, f"corrupt or truncated image ({exc})") from exc
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB; transparent pixels become white, as a viewer shows them."""
+    if image.mode == "RGB":
+        return image
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGB", rgba.size, WHITE)
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit greyscale: scale to 8 bits instead of clipping everything to white.
+        image = image.point(lambda v: v / 256).convert("L")
+    return image.convert("RGB")
+
+
+def load_image(ref: str, config: ImageLoadConfig | None = None) -> Image.Image:
+    """Load one image (path or URL) as upright RGB; raises ImageError naming the problem."""
+    config = config or ImageLoadConfig()
+    return decode(read_bytes(ref, config), ref, config)

@@ -1,0 +1,96 @@
+"""One pass over batches: optimise (train) or only measure (dev) the requested loss terms."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+
+import torch
+from tqdm import tqdm
+
+from mmkp.data.batch import Batch
+from mmkp.model.mmkp import MMKP
+
+LOSS_TERMS = ("itm", "irtm", "cla", "gen")
+
+
+@dataclass
+class PassResult:
+    """Row-weighted mean losses of one pass over a split."""
+
+    loss: float
+    terms: dict[str, float] = field(default_factory=dict)
+    pairs: int = 0
+    seconds: float = 0.0
+
+    @property
+    def pairs_per_s(self) -> float:
+        return self.pairs / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Mean:
+    """Running row-weighted means of the total loss and of each term present."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.sums: dict[str, float] = {}
+
+    def add(self, losses: object, rows: int) -> None:
+        self.rows += rows
+        values = {"loss": float(losses.total.detach())}  # type: ignore[attr-defined]
+        for name in LOSS_TERMS:
+            term = getattr(losses, name)
+            if term is not None:
+                values[name] = float(term.detach())
+        for name, value in values.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value * rows
+
+    def mean(self, name: str = "loss") -> float:
+        return self.sums.get(name, 0.0) / max(self.rows, 1)
+
+    def result(self, seconds: float) -> PassResult:
+        terms = {name: self.mean(name) for name in self.sums if name != "loss"}
+        return PassResult(self.mean(), terms, self.rows, seconds)
+
+
+def train_epoch(
+    model: MMKP,
+    batches: Iterable[Batch],
+    optimizer: torch.optim.Optimizer,
+    *,
+    terms: Collection[str],
+    grad_clip: float,
+    total: int,
+    desc: str,
+    on_backward: Callable[[MMKP], None] | None = None,
+) -> PassResult:
+    """One epoch of Adam steps on the sum of `terms`; a progress bar shows loss and pairs/s."""
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    mean, start = _Mean(), time.perf_counter()
+    with tqdm(total=total, desc=desc, unit="batch", leave=False, disable=None) as bar:
+        for batch in batches:
+            optimizer.zero_grad(set_to_none=True)
+            losses = model.losses(batch, terms)
+            losses.total.backward()
+            if on_backward is not None:
+                on_backward(model)
+            if grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            optimizer.step()
+            mean.add(losses, batch.size)
+            elapsed = time.perf_counter() - start
+            bar.set_postfix(loss=f"{mean.mean():.4f}", pairs_s=f"{mean.rows / elapsed:.0f}")
+            bar.update()
+    return mean.result(time.perf_counter() - start)
+
+
+@torch.no_grad()
+def evaluate_loss(model: MMKP, batches: Iterable[Batch], *, terms: Collection[str]) -> PassResult:
+    """Mean loss of `terms` without dropout or gradients (the dev loss)."""
+    model.eval()
+    mean, start = _Mean(), time.perf_counter()
+    for batch in batches:
+        mean.add(model.losses(batch, terms), batch.size)
+    return mean.result(time.perf_counter() - start)

@@ -1,0 +1,117 @@
+"""Both stages end to end: prepare data, stage 1, stage 2, export the model, score dev/test.
+
+    OUT/config.json               the resolved experiment config
+    OUT/stage1/, OUT/stage2/      best/, last/, metrics.jsonl, curves.png (see recipe.py)
+    OUT/model/                    the final model: stage 2's best checkpoint, weights only
+    OUT/{dev,test}_predictions.jsonl, OUT/{dev,test}_scores.json
+
+`resume=True` continues an interrupted run from each stage's `last/` checkpoint; a finished
+stage is not retrained.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmkp.config import ExperimentConfig
+from mmkp.data.batching import iter_batches, make_examples
+from mmkp.data.record import Post
+from mmkp.data.vocab import LabelSet, Vocab
+from mmkp.evaluation.metrics import EvaluationResult, evaluate
+from mmkp.evaluation.predictions import Prediction, write_predictions
+from mmkp.io import write_json_atomic
+from mmkp.training.checkpoint import LABELS_FILE, VOCAB_FILE, export_model, load_checkpoint
+from mmkp.training.data import (
+    TrainingData,
+    example_options,
+    load_split,
+    open_grids,
+    prepare_data,
+)
+from mmkp.training.recipe import EpochCallback
+from mmkp.training.stage1 import Stage1Recipe
+from mmkp.training.stage2 import Stage2Recipe, generate_texts
+
+log = logging.getLogger("mmkp.training")
+
+
+@dataclass
+class TrainingRun:
+    out_dir: Path
+    model_dir: Path
+    history: dict[str, list[dict[str, Any]]]
+    scores: dict[str, EvaluationResult] = field(default_factory=dict)  # by split
+
+
+def run_training(
+    config: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    on_epoch_end: EpochCallback | None = None,
+) -> TrainingRun:
+    """Train stage 1 then stage 2 into `out_dir` and score the final model on dev (and test)."""
+    out = Path(out_dir)
+    _record_config(out, config, resume=resume)
+    data = _prepare(config, out, resume=resume)
+    history = {}
+    for recipe_class in (Stage1Recipe, Stage2Recipe):
+        recipe = recipe_class(config, out, data, resume=resume, on_epoch_end=on_epoch_end)
+        recipe.setup()
+        recipe.train()
+        history[recipe.name] = recipe.state.history
+    model_dir = export_model(out / "stage2" / "best", out / "model")
+    run = TrainingRun(out_dir=out, model_dir=model_dir, history=history)
+    splits = {"dev": data.dev_posts}
+    if config.data.test is not None:
+        splits["test"] = load_split(config.data.test)
+    for split, posts in splits.items():
+        run.scores[split] = score_model(model_dir, posts, out / f"{split}_predictions.jsonl")
+        write_json_atomic(out / f"{split}_scores.json", run.scores[split].to_dict())
+    return run
+
+
+def score_model(model_dir: Path, posts: list[Post], predictions_path: Path) -> EvaluationResult:
+    """Beam-search the posts with a saved model, write the predictions, return the scores."""
+    checkpoint = load_checkpoint(model_dir)
+    data = checkpoint.config.data
+    examples = make_examples(
+        posts, checkpoint.vocab, checkpoint.labels, one2one=False, **example_options(data)
+    )
+    batch_size = checkpoint.config.train.eval_batch_size
+    batches = iter_batches(
+        examples, batch_size, shuffle=False, seed=0, grid_lookup=open_grids(data)
+    )
+    texts = generate_texts(checkpoint.model, batches, checkpoint.vocab, checkpoint.config.decode)
+    write_predictions(
+        predictions_path, [Prediction(p.id, kps) for p, kps in zip(posts, texts, strict=True)]
+    )
+    return evaluate(texts, posts)
+
+
+def _record_config(out: Path, config: ExperimentConfig, *, resume: bool) -> None:
+    """Write OUT/config.json; on resume, refuse a config whose data or model changed."""
+    path = out / "config.json"
+    if resume and path.is_file():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        current = config.to_dict()
+        for section in ("data", "model"):
+            if saved.get(section) != current[section]:
+                raise ValueError(
+                    f"{path}: the {section!r} section differs from the config given; resume "
+                    "with the original config (train settings such as epochs may change)"
+                )
+    write_json_atomic(path, config.to_dict())
+
+
+def _prepare(config: ExperimentConfig, out: Path, *, resume: bool) -> TrainingData:
+    """Prepare the data; a resumed run reuses the vocabulary and labels it saved."""
+    saved = out / "stage1" / "last"
+    if resume and (saved / VOCAB_FILE).is_file():
+        vocab, labels = Vocab.load(saved / VOCAB_FILE), LabelSet.load(saved / LABELS_FILE)
+        return prepare_data(config.data, vocab=vocab, labels=labels)
+    return prepare_data(config.data)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from mmkp.features.ocr import OcrConfig, OcrEngine, OcrLine, normalise, reading_order
+
+from .conftest import photo, text_image
+
+
+def _line(text: str, x: float, y: float, score: float = 0.99, h: float = 20) -> OcrLine:
+    return OcrLine(text, score, ((x, y), (x + 50, y), (x + 50, y + h), (x, y + h)))
+
+
+def test_reading_order_rows_then_left_to_right() -> None:
+    lines = [
+        _line("second", 10, 100),
+        _line("right", 200, 12),  # same row as "left", slightly lower
+        _line("left", 10, 5),
+    ]
+    assert [line.text for line in reading_order(lines)] == ["left", "right", "second"]
+
+
+def test_normalise_lowercase_alphabetic_and_threshold() -> None:
+    lines = [
+        _line("World Cup 2026!", 10, 60),
+        _line("KIDS' Choice", 10, 10),
+        _line("0", 10, 120, score=0.73),  # RapidOCR's typical false read on photos
+    ]
+    assert normalise(lines, 0.8) == "kids choice world cup"
+    assert normalise(lines, 0.5) == "kids choice world cup"  # "0" has no letters either
+    assert normalise([_line("Hello", 0, 0, score=0.79)], 0.8) == ""
+
+
+@pytest.fixture(scope="module")
+def engine() -> OcrEngine:
+    return OcrEngine(OcrConfig())
+
+
+def test_reads_rendered_text(engine: OcrEngine) -> None:
+    result = engine.read(text_image(["Kids Choice Awards", "World Cup 2026"]))
+    assert result.text == "kids choice awards world cup"
+    assert [line.text for line in result.lines] == ["Kids Choice Awards", "World Cup 2026"]
+    first = result.lines[0]
+    assert first.score > 0.9 and len(first.box) == 4
+    assert first.to_json()["text"] == "Kids Choice Awards"
+
+
+def test_photo_without_text_gives_empty_ocr(engine: OcrEngine) -> None:
+    for name in ("chelsea", "coffee"):
+        assert engine.read(photo(name)).text == ""
+
+
+def test_blank_and_tiny_images(engine: OcrEngine) -> None:
+    assert engine.read(Image.new("RGB", (200, 100), "white")).lines == ()
+    assert engine.read(Image.new("RGB", (2, 2), "black")).text == ""

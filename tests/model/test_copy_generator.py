@@ -1,0 +1,65 @@
+"""The copy mixture (eq. 10-14): exact values, sum to one over the extended vocabulary."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from mmkp.model.copy_generator import CopyGenerator, LabelCopy, generation_loss, label_copy
+
+
+def test_label_copy_splits_keyphrase_mass_over_words():
+    logits = torch.tensor([[0.0, math.log(3.0), -50.0]])  # top-2: label 1 (0.75), label 0 (0.25)
+    words = torch.tensor([[7, 0, 0], [8, 9, 0], [5, 0, 0]])
+    copy = label_copy(logits, words, top_k=2)
+    assert copy.ids.tolist() == [[8, 9, 0, 7, 0, 0]]
+    torch.testing.assert_close(copy.weights, torch.tensor([[0.375, 0.375, 0.0, 0.25, 0.0, 0.0]]))
+
+
+def _generator(classifier_copy: bool) -> CopyGenerator:
+    torch.manual_seed(0)
+    return CopyGenerator(6, 4, 10, 0.0, classifier_copy=classifier_copy)
+
+
+def test_mixture_sums_to_one_including_oov_and_label_words():
+    generator = _generator(classifier_copy=True)
+    features = torch.randn(2, 3, 6)
+    attention = torch.softmax(torch.randn(2, 3, 4), -1)
+    src_ext_ids = torch.tensor([[5, 10, 11, 5], [12, 6, 0, 0]])  # 10..12: source OOV words
+    attention = attention * (src_ext_ids != 0).unsqueeze(1)
+    attention = attention / attention.sum(-1, keepdim=True)
+    labels = LabelCopy(
+        ids=torch.tensor([[3, 4], [9, 0]]), weights=torch.tensor([[0.5, 0.5], [1.0, 0.0]])
+    )
+    log_probs = generator(features, attention, src_ext_ids, 13, labels)
+    assert log_probs.shape == (2, 3, 13)
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 3))
+    # An OOV word gets exactly its copy mass: (1 - lambda) * lambda_c * alpha.
+    switch = torch.sigmoid(generator.switch(features))[..., 0]
+    copy_source = torch.sigmoid(generator.copy_switch(features))[..., 0]
+    expected = (1 - switch[0]) * copy_source[0] * attention[0, :, 1]
+    torch.testing.assert_close(log_probs[0, :, 10].exp(), expected)
+    # A label word also gets (1 - lambda)(1 - lambda_c) * its label weight on top of p_p.
+    vocab = torch.softmax(generator.out(torch.tanh(generator.hidden(features))), -1)
+    expected = switch[1] * vocab[1, :, 9] + (1 - switch[1]) * (1 - copy_source[1])
+    torch.testing.assert_close(log_probs[1, :, 9].exp(), expected)
+
+
+def test_without_classifier_copy_the_source_takes_all_copy_mass():
+    generator = _generator(classifier_copy=False)
+    assert generator.copy_switch is None
+    features = torch.randn(1, 2, 6)
+    attention = torch.tensor([[[1.0, 0.0], [0.25, 0.75]]])
+    log_probs = generator(features, attention, torch.tensor([[10, 3]]), 11, None)
+    switch = torch.sigmoid(generator.switch(features))[0, :, 0]
+    torch.testing.assert_close(log_probs[0, :, 10].exp(), (1 - switch) * attention[0, :, 0])
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(1, 2))
+
+
+def test_generation_loss_sums_tokens_and_averages_rows():
+    log_probs = torch.log(torch.tensor([[[0.5, 0.5], [0.25, 0.75]], [[0.1, 0.9], [0.5, 0.5]]]))
+    targets = torch.tensor([[0, 1], [1, 0]])
+    mask = torch.tensor([[True, True], [True, False]])
+    expected = (-math.log(0.5) - math.log(0.75) - math.log(0.9)) / 2
+    assert math.isclose(generation_loss(log_probs, targets, mask).item(), expected, rel_tol=1e-6)

@@ -1,0 +1,13 @@
+from pathlib import Path
+
+import pytest
+
+from mmkp.config import ExperimentConfig, load_config
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+
+
+@pytest.fixture
+def tiny_config() -> ExperimentConfig:
+    """configs/tiny.yaml: a tiny model on the handmade posts in tests/training/data."""
+    return load_config(TINY)

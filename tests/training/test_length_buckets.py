@@ -1,0 +1,17 @@
+from mmkp.training.data import length_buckets
+
+LENGTHS = [5, 1, 9, 3, 7, 2, 8, 4, 6, 10]
+
+
+def test_without_a_seed_batches_are_sorted_by_length():
+    assert length_buckets(LENGTHS, 3, seed=None) == [[1, 5, 3], [7, 0, 8], [4, 6, 2], [9]]
+
+
+def test_with_a_seed_every_row_appears_once_and_batches_come_from_sorted_pools():
+    groups = length_buckets(LENGTHS, 2, seed=3, pool=2)  # pools of 4 rows
+    assert sorted(i for g in groups for i in g) == list(range(10))
+    assert all(len(g) == 2 for g in groups)
+    for group in groups:
+        assert LENGTHS[group[0]] <= LENGTHS[group[1]]
+    assert groups == length_buckets(LENGTHS, 2, seed=3, pool=2)
+    assert groups != length_buckets(LENGTHS, 2, seed=4, pool=2)

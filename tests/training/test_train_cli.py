@@ -1,0 +1,32 @@
+import json
+
+import pytest
+
+from mmkp.cli.main import main
+
+from .conftest import TINY
+
+
+@pytest.mark.slow
+def test_mmkp_train_runs_both_stages_and_resume_skips_finished_ones(tmp_path, capsys):
+    args = ["train", "--config", str(TINY), "--out", str(tmp_path), "--set"]
+    assert main([*args, "train.stage1.epochs=2", "--set", "train.stage2.epochs=1"]) == 0
+    out = capsys.readouterr().out
+    assert "stage1: 2 epochs" in out and "stage2: 1 epochs" in out
+    assert f"model: {tmp_path / 'model'}" in out
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["stage2"]["epochs"] == 1
+
+    # More stage-2 epochs on resume: stage 1 is finished and kept, stage 2 continues.
+    resumed = [*args, "train.stage1.epochs=2", "--set", "train.stage2.epochs=2", "--resume"]
+    assert main(resumed) == 0
+    assert "stage1: 2 epochs" in capsys.readouterr().out
+    rows = (tmp_path / "stage2" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["epoch"] for r in rows] == [1]  # stage 2 had finished too
+
+
+def test_bad_override_is_a_clean_error(tmp_path, capsys):
+    argv = ["train", "--config", str(TINY), "--out", str(tmp_path), "--set", "train.stage9.x=1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "mmkp train: error: --set: unknown key 'train.stage9.x'" in err
+    assert not (tmp_path / "config.json").exists()
