@@ -14,6 +14,7 @@ relative paths given with `--set` are relative to the working directory.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ from mmkp.model.config import ModelConfig
 # dataclass field metadata marking a filesystem path (resolved against the config file's folder).
 PATH = {"path": True}
 Monitor = Literal["loss", "F1@1", "F1@3", "F1@5", "MAP@5"]
+LossTerm = Literal["itm", "irtm", "cla", "gen"]  # see mmkp.model.outputs.Losses
 
 
 class ConfigError(ValueError):
@@ -71,11 +73,14 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class StageConfig:
-    """One training stage. Early stopping watches `monitor` on the dev split: "loss" (the
-    stage's own loss, lower is better) or a keyphrase metric (higher is better) computed on
-    the stage's predictions (stage 1: the classifier's top labels; stage 2: beam search)."""
+    """One training stage: the loss `terms` it optimises, Adam settings, early stopping.
+
+    Early stopping watches `monitor` on the dev split: "loss" (the stage's own loss, lower is
+    better) or a keyphrase metric (higher is better) of the stage's predictions (stage 1: the
+    classifier's top labels; stage 2: beam search)."""
 
     epochs: int
+    terms: tuple[LossTerm, ...] = ("itm", "irtm", "cla")  # eq. 15; add "gen" to train jointly
     lr: float = 1e-3
     batch_size: int = 64
     grad_clip: float = 5.0  # max global gradient norm; 0 disables clipping
@@ -85,6 +90,8 @@ class StageConfig:
     def __post_init__(self) -> None:
         if self.epochs < 0:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if not self.terms or len(set(self.terms)) != len(self.terms):
+            raise ValueError(f"terms must list distinct loss terms, got {list(self.terms)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.batch_size < 1 or self.patience < 1 or self.grad_clip < 0:
@@ -96,10 +103,12 @@ class StageConfig:
 
 @dataclass(frozen=True)
 class Stage2Config(StageConfig):
-    """Stage 2 also decides what it trains: with `freeze_stage1` (the paper's code) only the
-    parameters stage 1 did not train (the generator) are updated."""
+    """Stage 2 (eq. 19) also decides what it trains: `trainable` lists the model's top-level
+    modules whose parameters it optimises (None: all). The default, the generator only,
+    follows the paper's public code (its second phase freezes encoder and classifier)."""
 
-    freeze_stage1: bool = True
+    terms: tuple[LossTerm, ...] = ("gen",)
+    trainable: tuple[str, ...] | None = ("decoder", "generator")
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,8 @@ class ExperimentConfig:
     decode: DecodeConfig = DecodeConfig()
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The JSON form (tuples as lists), as written to config.json."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str) -> ExperimentConfig:
@@ -264,6 +274,8 @@ def _deep_update(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]
 
 
 def _convert(hint: Any, value: Any, *, source: str, key: str) -> Any:
+    """Check `value` against a field type: a dataclass section, `X | None`, `tuple[X, ...]`,
+    a Literal, or a plain type (int accepted for float, bool never for int)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, source=source, prefix=key + ".")
@@ -277,21 +289,18 @@ def _convert(hint: Any, value: Any, *, source: str, key: str) -> Any:
             except ConfigError as exc:
                 errors.append(exc)
         raise errors[0]
+    if origin is tuple and isinstance(value, list | tuple):  # tuple[X, ...]: a YAML list
+        return tuple(
+            _convert(args[0], item, source=source, key=f"{key}[{i}]")
+            for i, item in enumerate(value)
+        )
     if origin is Literal:
         if value not in args:
             raise ConfigError(f"{source}: {key} must be one of {list(args)}, got {value!r}")
         return value
-    if origin is tuple and isinstance(value, list | tuple):
-        items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
-        if len(items) != len(value):
-            raise ConfigError(f"{source}: {key} must have {len(items)} items, got {value!r}")
-        return tuple(
-            _convert(t, v, source=source, key=f"{key}[{i}]")
-            for i, (t, v) in enumerate(zip(items, value, strict=True))
-        )
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    if hint is Any or (isinstance(hint, type) and _exact_instance(value, hint)):
+    if isinstance(hint, type) and _exact_instance(value, hint):
         return value
     raise ConfigError(f"{source}: {key} must be {_type_name(hint)}, got {value!r}")
 

@@ -15,6 +15,7 @@ from mmkp.decoding.generate import (
     generate_keyphrases,
     keyphrase_text,
     make_strategy,
+    nonword_ids,
     source_words,
     to_keyphrases,
 )
@@ -45,6 +46,9 @@ def test_source_words_decode_extended_ids_and_hide_specials():
     batch = batch_of(POST)
     assert batch.oov_words == [["my", "zorb", "in"]]
     assert source_words(batch, 0, VOCAB) == ["my", "cat", "zorb", "in", "park", None, None, "dog"]
+    batch = batch_of(Post("q", "cat ! <number>"))
+    assert source_words(batch, 0, VOCAB) == ["cat", None, None, None, None]
+    assert source_words(batch, 0, VOCAB, words_only=False) == ["cat", "!", "<number>", None, None]
 
 
 def test_unk_becomes_the_most_attended_source_word():
@@ -159,3 +163,19 @@ def test_keyphrase_lengths_follow_the_search():
     model, vocab = tiny_model(0.1)
     lengths = [[len(kp.text.split()) for kp in row] for row in decode(model, vocab, POSTS)]
     assert max(map(max, lengths)) > 1 and min(map(min, lengths)) == 1
+
+
+def test_nonwords_are_blocked_unless_asked_for():
+    vocab = Vocab([*SPECIALS, "cat", "!", "<number>", "2020", "close-up", "a1"])
+    assert nonword_ids(vocab) == (6, 7, 9)
+    model, vocab = tiny_model(0.1)
+    assert [vocab.word(i) for i in nonword_ids(vocab)] == [";"]  # the entity separator
+    with torch.no_grad():
+        model.generator.out.bias[vocab.id(";")] += 5.0  # now the most likely word
+
+    def words(**kwargs) -> set[str]:
+        rows = decode(model, vocab, POSTS, **kwargs)
+        return {word for row in rows for kp in row for word in kp.text.split()}
+
+    assert ";" not in words()
+    assert ";" in words(words_only=False)

@@ -29,7 +29,7 @@ def grid(post_id: str) -> np.ndarray | None:
     return np.random.default_rng(len(post_id) + ord(post_id[0])).normal(size=(49, IMAGE_DIM))
 
 
-class GridFromTable:
+class FixedImagePreparer:
     """An image preparer returning fixed OCR, entities and grid (records what it was asked)."""
 
     def __init__(self) -> None:
@@ -90,7 +90,7 @@ def test_predict_posts_batched_equals_one_at_a_time_in_input_order(checkpoint_di
 
 
 def test_predict_with_an_image_uses_the_preparer_and_reports_s_c_and_a(checkpoint_dir):
-    preparer = GridFromTable()
+    preparer = FixedImagePreparer()
     predictor = Predictor.load(checkpoint_dir, images=preparer)
     result = predictor.predict("the KCA awards", image="photo.jpg")
     assert preparer.calls == [("photo.jpg", True)]

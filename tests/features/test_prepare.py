@@ -163,3 +163,29 @@ def test_killed_run_resumes_losing_at_most_one_batch(tmp_path: Path) -> None:
     assert [p.entity_names for p in read_posts(fresh_dir / "posts.jsonl")] == [
         p.entity_names for p in resumed
     ]
+
+
+def test_cli_baidu_without_credentials_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BAIDU_API_KEY", raising=False)
+    monkeypatch.delenv("BAIDU_SECRET_KEY", raising=False)
+    (tmp_path / "in.jsonl").write_text('{"id": "1", "text": "t"}\n')
+    args = ["prepare", "--input", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "out")]
+    assert main([*args, "--entities", "baidu", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "environment variables BAIDU_API_KEY and BAIDU_SECRET_KEY" in err
+    assert "rerun to resume" in err
+
+
+def test_prepare_on_generated_posts(tmp_path: Path) -> None:
+    from mmkp.data.synthetic import generate
+
+    data = generate(tmp_path / "gen", n_train=12, n_dev=0, n_test=0, seed=3)
+    summary = prepare(data.train, tmp_path / "out", config=PrepareConfig(batch_size=8))
+    assert (summary.processed, summary.with_image, summary.image_failures) == (12, 12, 0)
+    posts = read_posts(tmp_path / "out/posts.jsonl")
+    rendered = [p for p in posts if p.extra["planted"]["image_kind"] == "ocr"]
+    assert rendered, "seed 3 plants rendered text in some images"
+    assert [p.ocr for p in rendered] == [p.extra["planted"]["image_keyphrase"] for p in rendered]
+    assert len(FeatureStore.open(tmp_path / "out/features")) == 12

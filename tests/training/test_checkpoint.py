@@ -16,6 +16,8 @@ from mmkp.training.checkpoint import (
     save_checkpoint,
 )
 
+from .conftest import MODEL_FILES, TRAINING_FILES
+
 
 def adam_after_two_steps() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
     torch.manual_seed(0)
@@ -67,25 +69,13 @@ def test_optimizer_and_rng_state_round_trip_exactly(tiny_config, tmp_path):
 def test_files_are_safetensors_and_json_only(tiny_config, tmp_path):
     model, optimizer = adam_after_two_steps()
     directory = save(tmp_path / "ckpt", model, optimizer, tiny_config)
-    assert sorted(p.name for p in directory.iterdir()) == [
-        "config.json",
-        "labels.json",
-        "model.safetensors",
-        "trainer_state.json",
-        "trainer_state.safetensors",
-        "vocab.json",
-    ]
+    assert sorted(p.name for p in directory.iterdir()) == TRAINING_FILES
     with safe_open(str(directory / "trainer_state.safetensors"), framework="pt") as handle:
         assert "rng.torch" in handle.keys()  # noqa: SIM118
         assert json.loads(handle.metadata()["optimizer"])["param_groups"][0]["lr"] == 0.01
     assert json.loads((directory / "config.json").read_text()) == tiny_config.to_dict()
     exported = export_model(directory, tmp_path / "model")
-    assert sorted(p.name for p in exported.iterdir()) == [
-        "config.json",
-        "labels.json",
-        "model.safetensors",
-        "vocab.json",
-    ]
+    assert sorted(p.name for p in exported.iterdir()) == MODEL_FILES
     assert read_trainer_state(exported) is None
 
 

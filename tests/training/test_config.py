@@ -31,7 +31,11 @@ def test_paths_in_a_file_are_relative_to_it_and_defaults_fill_the_rest(tmp_path)
         2,
         5,
     )
-    assert (config.train.stage1.lr, config.train.stage2.freeze_stage1) == (1e-3, True)
+    assert (config.train.stage1.lr, config.train.stage1.terms) == (1e-3, ("itm", "irtm", "cla"))
+    assert (config.train.stage2.terms, config.train.stage2.trainable) == (
+        ("gen",),
+        ("decoder", "generator"),
+    )
     assert (config.decode.beam_size, config.decode.max_len, config.decode.top_k) == (10, 6, 5)
 
 
@@ -39,9 +43,16 @@ def test_set_overrides_values_with_yaml_typing_and_cwd_relative_paths(tmp_path, 
     monkeypatch.chdir(tmp_path)
     config = load_config(
         write(tmp_path, MINIMAL),
-        ["train.stage2.epochs=3", "train.stage1.monitor=F1@1", "data.features=feats"],
+        [
+            "train.stage2.epochs=3",
+            "train.stage1.monitor=F1@1",
+            "data.features=feats",
+            "train.stage1.terms=[cla, gen]",
+            "train.stage2.trainable=null",
+        ],
     )
     assert config.train.stage2.epochs == 3
+    assert (config.train.stage1.terms, config.train.stage2.trainable) == (("cla", "gen"), None)
     assert config.train.stage1.monitor == "F1@1"
     assert config.data.features == str(tmp_path / "feats")
 
@@ -59,6 +70,8 @@ def test_unknown_key_in_a_file_names_the_key_and_the_file(tmp_path):
         ("train.stage1.epochs=true", r"--set: train\.stage1\.epochs must be int, got True"),
         ("decode.strategy=sample", r"decode\.strategy must be one of \['beam', 'greedy'\]"),
         ("train.stage1", r"expected key\.path=value"),
+        ("train.stage1.terms=[cla, kl]", r"train\.stage1\.terms\[1\] must be one of \['itm'"),
+        ("train.stage1.terms=[]", r"terms must list distinct loss terms, got \[\]"),
         ("data.train.path.x=1", r"'data\.train\.path' is not a section"),
     ],
 )
@@ -79,4 +92,4 @@ def test_invalid_values_and_missing_keys_name_the_section(tmp_path):
 def test_a_partial_section_keeps_the_defaults_of_the_rest(tmp_path):
     config = load_config(write(tmp_path, MINIMAL + "train: {stage2: {lr: 0.01}}\n"))
     assert (config.train.stage2.lr, config.train.stage2.epochs) == (0.01, 15)
-    assert config.train.stage2.freeze_stage1 is True
+    assert config.train.stage2.trainable == ("decoder", "generator")

@@ -1,4 +1,6 @@
-from mmkp.training.data import length_buckets
+from mmkp.data.batching import make_examples
+from mmkp.data.vocab import LabelSet, Vocab
+from mmkp.training.data import in_length_order, length_buckets, load_split
 
 LENGTHS = [5, 1, 9, 3, 7, 2, 8, 4, 6, 10]
 
@@ -15,3 +17,21 @@ def test_with_a_seed_every_row_appears_once_and_batches_come_from_sorted_pools()
         assert LENGTHS[group[0]] <= LENGTHS[group[1]]
     assert groups == length_buckets(LENGTHS, 2, seed=3, pool=2)
     assert groups != length_buckets(LENGTHS, 2, seed=4, pool=2)
+
+
+def test_in_length_order_predicts_sorted_batches_and_restores_the_input_order(tiny_config):
+    posts = load_split(tiny_config.data.train)
+    vocab = Vocab.build(posts)
+    examples = make_examples(posts, vocab, LabelSet.build(posts), one2one=False)
+    widths: list[int] = []
+
+    def predict(batches):
+        out = []
+        for batch in batches:
+            widths.append(batch.src_ids.size(1))
+            out += [int(n) for n in batch.src_mask.sum(dim=1)]
+        return out
+
+    lengths = in_length_order(examples, 5, None, predict)
+    assert lengths == [len(example.src_tokens) for example in examples]
+    assert widths == sorted(widths)  # each batch padded only to its own, sorted lengths

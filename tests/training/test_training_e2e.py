@@ -5,16 +5,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from mmkp.decoding.generate import generate_keyphrases
 from safetensors.torch import load_file
 
 from mmkp.config import ExperimentConfig, load_config
 from mmkp.data.batching import iter_batches, make_examples
+from mmkp.decoding.generate import generate_keyphrases
 from mmkp.training.checkpoint import load_checkpoint, read_trainer_state, save_checkpoint
 from mmkp.training.data import load_split
 from mmkp.training.pipeline import TrainingRun, run_training
 
-from .conftest import TINY
+from .conftest import MODEL_FILES, TINY, TRAINING_FILES
 
 pytestmark = pytest.mark.slow
 
@@ -26,50 +26,39 @@ def run(tmp_path_factory) -> TrainingRun:
 
 def test_training_loss_falls_in_both_stages(run):
     for stage, epochs in (("stage1", 12), ("stage2", 6)):
-        losses = [row["train_loss"] for row in run.history[stage]]
+        losses = [row["train_loss"] for row in run.history[stage] if "train_loss" in row]
         assert len(losses) == epochs
         assert losses[-1] < 0.8 * losses[0], (stage, losses)
     stage1 = run.history["stage1"][0]
     assert {"train_cla", "dev_cla", "dev_F1@1", "train_pairs_per_s"} <= stage1.keys()
-    assert "train_gen" in run.history["stage2"][0]
+    start, first = run.history["stage2"][:2]
+    assert start["epoch"] == 0 and "train_loss" not in start  # stage 1's model, scored
+    assert "train_gen" in first and first["dev_loss"] < start["dev_loss"]
 
 
 def test_run_writes_records_checkpoints_and_scores(run):
     out = run.out_dir
-    for stage, epochs in (("stage1", 12), ("stage2", 6)):
+    for stage, epochs in (("stage1", range(1, 13)), ("stage2", range(7))):
         rows = (out / stage / "metrics.jsonl").read_text().splitlines()
-        assert [json.loads(r)["epoch"] for r in rows] == list(range(1, epochs + 1))
+        assert [json.loads(r)["epoch"] for r in rows] == list(epochs)
         assert (out / stage / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         for kind in ("best", "last"):
-            assert sorted(p.name for p in (out / stage / kind).iterdir()) == [
-                "config.json",
-                "labels.json",
-                "model.safetensors",
-                "trainer_state.json",
-                "trainer_state.safetensors",
-                "vocab.json",
-            ]
+            assert sorted(p.name for p in (out / stage / kind).iterdir()) == TRAINING_FILES
         assert read_trainer_state(out / stage / "last").finished
-    assert sorted(p.name for p in run.model_dir.iterdir()) == [
-        "config.json",
-        "labels.json",
-        "model.safetensors",
-        "vocab.json",
-    ]
+    assert sorted(p.name for p in run.model_dir.iterdir()) == MODEL_FILES
     predictions = (out / "dev_predictions.jsonl").read_text().splitlines()
     assert [json.loads(p)["id"] for p in predictions] == [f"d0{i}" for i in range(1, 7)]
     scores = json.loads((out / "dev_scores.json").read_text())["scores"]
     assert scores["F1@1"] == run.scores["dev"].scores["F1@1"]
 
 
-def test_stage2_trains_only_what_stage1_did_not(run):
-    frozen = set(read_trainer_state(run.out_dir / "stage1" / "best").trained_parameters)
+def test_stage2_trains_only_the_generator(run):
     before = load_file(str(run.out_dir / "stage1" / "best" / "model.safetensors"))
     after = load_file(str(run.model_dir / "model.safetensors"))
-    assert frozen
     changed = {name for name in before if not torch.equal(before[name], after[name])}
     assert changed
-    assert not changed & frozen
+    assert {name.split(".")[0] for name in changed} == {"decoder", "generator"}
+    assert "text_encoder.embedding.weight" not in changed  # shared with the decoder, frozen
 
 
 def predict(checkpoint_dir: Path, config: ExperimentConfig) -> list[list[tuple[str, float]]]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from mmkp.features.backbones import DEFAULT_BACKBONE, SPECS
-from mmkp.features.entities import PROVIDERS
+from mmkp.features.entities import PROVIDERS, EntityServiceError
 from mmkp.features.ocr import OcrConfig
 from mmkp.features.prepare import PrepareConfig, prepare
 
@@ -56,7 +57,13 @@ def run(args: argparse.Namespace) -> int:
         ocr_config=OcrConfig(min_score=args.ocr_min_score),
         progress=not args.no_progress,
     )
-    summary = prepare(args.input, args.out, images_dir=args.images, config=config)
+    try:
+        summary = prepare(args.input, args.out, images_dir=args.images, config=config)
+    except EntityServiceError as exc:
+        print(
+            f"mmkp prepare: error: {exc}; finished posts are kept, rerun to resume", file=sys.stderr
+        )
+        return 2
     print(summary.format())
     print(f"wrote {args.out}/posts.jsonl, {args.out}/features/, {args.out}/errors.jsonl")
     return 0

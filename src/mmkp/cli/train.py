@@ -37,9 +37,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     result = run_training(config, out, resume=args.resume)
     for stage, rows in result.history.items():
-        if rows:
-            last = rows[-1]
-            print(f"{stage}: {len(rows)} epochs, last train loss {last['train_loss']:.4f}")
+        trained = [row for row in rows if "train_loss" in row]
+        if trained:
+            last = trained[-1]["train_loss"]
+            print(f"{stage}: {len(trained)} epochs, last train loss {last:.4f}")
     for split, scores in result.scores.items():
         print(f"\n{split} ({out / f'{split}_predictions.jsonl'}):\n{scores.format_table()}")
     print(f"\nmodel: {result.model_dir}")

@@ -18,7 +18,9 @@ def iter_lines(path: str | Path, errors: ErrorLog) -> Iterator[tuple[int, str]]:
             try:
                 line = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
-                errors.add(RecordError(path, number, f"not valid UTF-8 ({exc.reason} at byte {exc.start})"))
+                errors.add(
+                    RecordError(path, number, f"not valid UTF-8 ({exc.reason} at byte {exc.start})")
+                )
                 continue
             if line.strip():
                 yield number, line

@@ -34,16 +34,25 @@ class ScoredKeyphrase:
     score: float  # length-normalised log-probability (see mmkp.decoding.penalties)
 
 
+def nonword_ids(vocab: Vocab) -> tuple[int, ...]:
+    """Vocabulary ids that cannot be part of a hashtag: punctuation and the tokenizer's
+    placeholders (`<number>`, `<url>`, ...). The benchmark's keyphrases are hashtags, whose
+    words are letters and digits only (every gold word of the training split is)."""
+    words = vocab.words
+    return tuple(i for i in range(len(SPECIALS), len(words)) if not words[i].isalnum())
+
+
 def make_strategy(
     strategy: Literal["beam", "greedy"] | str,
     *,
     beam_size: int = 10,
     max_len: int = 6,
     penalty: str = "average",
+    blocked_ids: Sequence[int] = BLOCKED_IDS,
 ) -> DecodeStrategy:
-    """The search for `strategy` with the vocabulary's special ids and blocked tokens."""
+    """The search for `strategy` with the vocabulary's special ids and `blocked_ids`."""
     common: dict[str, Any] = dict(
-        max_len=max_len, bos_id=BOS_ID, eos_id=EOS_ID, blocked_ids=BLOCKED_IDS, penalty=penalty
+        max_len=max_len, bos_id=BOS_ID, eos_id=EOS_ID, blocked_ids=blocked_ids, penalty=penalty
     )
     if strategy == "beam":
         return BeamSearch(beam_size, **common)
@@ -63,36 +72,51 @@ def generate_keyphrases(
     top_k: int = 5,
     strategy: Literal["beam", "greedy"] | str = "beam",
     penalty: str = "average",
+    words_only: bool = True,
     encoded: Any = None,
 ) -> list[list[ScoredKeyphrase]]:
     """The `top_k` best distinct keyphrases for every row of `batch`, best first.
 
     Put the model in eval mode first (dropout would make the search random). Pass `encoded`
     when `model.encode(batch)` was already computed (e.g. for its diagnostics); `penalty`
-    names the length normalisation (`mmkp.decoding.penalties`).
+    names the length normalisation (`mmkp.decoding.penalties`); `words_only` blocks
+    punctuation and placeholders (`nonword_ids`), which no hashtag contains.
     """
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
-    search = make_strategy(strategy, beam_size=beam_size, max_len=max_len, penalty=penalty)
+    blocked = BLOCKED_IDS + (nonword_ids(vocab) if words_only else ())
+    search = make_strategy(
+        strategy, beam_size=beam_size, max_len=max_len, penalty=penalty, blocked_ids=blocked
+    )
     if encoded is None:
         encoded = model.encode(batch)
     state = model.init_decoder_state(batch, encoded)
     hypotheses = search.search(model, state, batch.size, device=batch.src_ids.device)
     return [
-        to_keyphrases(hyps, source_words(batch, row, vocab), batch.oov_words[row], vocab, top_k)
+        to_keyphrases(
+            hyps,
+            source_words(batch, row, vocab, words_only=words_only),
+            batch.oov_words[row],
+            vocab,
+            top_k,
+        )
         for row, hyps in enumerate(hypotheses)
     ]
 
 
-def source_words(batch: Batch, row: int, vocab: Vocab) -> list[str | None]:
+def source_words(
+    batch: Batch, row: int, vocab: Vocab, *, words_only: bool = True
+) -> list[str | None]:
     """The words of one row's source, position by position; None where a position cannot
-    stand in for `<unk>` (padding and the special tokens such as `<seg>`)."""
+    stand in for `<unk>`: padding, special tokens such as `<seg>`, and (`words_only`)
+    punctuation and placeholders."""
     words: list[str | None] = []
     oov = batch.oov_words[row]
     for ext_id, real in zip(
         batch.src_ext_ids[row].tolist(), batch.src_mask[row].tolist(), strict=True
     ):
-        words.append(vocab.decode([ext_id], oov)[0] if real and ext_id >= len(SPECIALS) else None)
+        word = vocab.decode([ext_id], oov)[0] if real and ext_id >= len(SPECIALS) else None
+        words.append(None if word is None or (words_only and not word.isalnum()) else word)
     return words
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mmkp.features.fuse import fuse_efficientnet
 from mmkp.features.vgg import load_vgg
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -115,9 +116,10 @@ def _efficientnet_lite(name: str, weights: str | None) -> nn.Module:
     # image_size=224: padding for the paper's input size (lite2's native size is 260).
     with contextlib.redirect_stdout(io.StringIO()):  # the library prints on load
         try:
-            return EfficientNet.from_pretrained(name, weights_path=path, image_size=INPUT_SIZE)
+            model = EfficientNet.from_pretrained(name, weights_path=path, image_size=INPUT_SIZE)
         except (AssertionError, RuntimeError) as exc:
             raise ValueError(f"weights file {path} does not fit {name}: {exc}") from exc
+    return fuse_efficientnet(model)
 
 
 def _bundled_weights(name: str) -> str:

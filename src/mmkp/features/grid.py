@@ -19,11 +19,9 @@ from mmkp.features.backbones import INPUT_SIZE, Backbone, BackboneSpec
 def preprocess(images: Sequence[Image.Image], spec: BackboneSpec) -> torch.Tensor:
     """RGB images -> normalised (B, 3, 224, 224) float tensor (aspect ratio not kept, as in the
     paper's 224x224 input)."""
+    size, bicubic = (INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC
     pixels = np.stack(
-        [
-            np.asarray(image.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.BICUBIC))
-            for image in images
-        ]
+        [np.asarray(image.convert("RGB").resize(size, bicubic)) for image in images]
     )  # (B, 224, 224, 3) uint8
     batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div_(255.0)  # (B, 3, 224, 224)
     mean = torch.tensor(spec.mean).view(1, 3, 1, 1)

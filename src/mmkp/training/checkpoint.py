@@ -58,7 +58,6 @@ class TrainerState:
     finished: bool = False
     early_stopping: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
-    trained_parameters: list[str] = field(default_factory=list)  # names that got gradients
 
 
 def save_checkpoint(

@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 
 from mmkp.io import write_text_atomic
 
+PLOTTED_METRICS = ("dev_F1@1", "dev_F1@3", "dev_MAP@5")
+
 
 def write_metrics(path: str | Path, history: Sequence[dict[str, Any]]) -> None:
     """Rewrite the whole file from the history, so a resumed run never duplicates epochs."""
@@ -22,19 +24,19 @@ def write_metrics(path: str | Path, history: Sequence[dict[str, Any]]) -> None:
 
 def plot_curves(path: str | Path, history: Sequence[dict[str, Any]], *, title: str) -> None:
     """Losses on the left axis, the dev keyphrase metric (if any) on the right."""
-    epochs = [row["epoch"] for row in history]
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, style in (("train_loss", "o-"), ("dev_loss", "s-")):
-        if all(key in row for row in history):
-            ax.plot(epochs, [row[key] for row in history], style, label=key.replace("_", " "))
+        points = [(row["epoch"], row[key]) for row in history if key in row]
+        if points:
+            ax.plot(*zip(*points, strict=True), style, label=key.replace("_", " "))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    metric_keys = sorted({k for row in history for k in row if k.startswith("dev_F1")})
-    metric_keys += sorted({k for row in history for k in row if k.startswith("dev_MAP")})
+    metric_keys = [k for k in PLOTTED_METRICS if any(k in row for row in history)]
     if metric_keys:
         right = ax.twinx()
-        for key in metric_keys:
-            right.plot(epochs, [row.get(key) for row in history], "^--", label=key, color="C2")
+        for color, key in enumerate(metric_keys, start=2):
+            points = [(row["epoch"], row[key]) for row in history if key in row]
+            right.plot(*zip(*points, strict=True), "^--", label=key, color=f"C{color}")
         right.set_ylabel("dev metric (%)")
         right.legend(loc="upper right")
     ax.legend(loc="upper left")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from mmkp.features.store import FeatureStore
 
 log = logging.getLogger("mmkp.training")
 GridLookup = Callable[[str], np.ndarray | None]
+T = TypeVar("T")
 
 
 def load_split(split: SplitConfig) -> list[Post]:
@@ -85,6 +86,23 @@ class TrainingData:
         lengths = [len(example.src_tokens) for example in examples]
         groups = length_buckets(lengths, batch_size, seed=seed)
         return (collate([examples[i] for i in g], grid_lookup=self.grid_lookup) for g in groups)
+
+
+def in_length_order(
+    examples: Sequence[Example],
+    batch_size: int,
+    grid_lookup: GridLookup | None,
+    predict: Callable[[Iterable[Batch]], list[T]],
+) -> list[T]:
+    """`predict` over batches sorted by source length (less padding for beam search), its
+    results put back in the order of `examples`."""
+    lengths = [len(example.src_tokens) for example in examples]
+    groups = length_buckets(lengths, batch_size, seed=None)
+    batches = (collate([examples[i] for i in g], grid_lookup=grid_lookup) for g in groups)
+    results = predict(batches)
+    order = [i for group in groups for i in group]
+    out: dict[int, T] = dict(zip(order, results, strict=True))
+    return [out[i] for i in range(len(examples))]
 
 
 def length_buckets(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -63,7 +63,6 @@ def train_epoch(
     grad_clip: float,
     total: int,
     desc: str,
-    on_backward: Callable[[MMKP], None] | None = None,
 ) -> PassResult:
     """One epoch of Adam steps on the sum of `terms`; a progress bar shows loss and pairs/s."""
     model.train()
@@ -74,8 +73,6 @@ def train_epoch(
             optimizer.zero_grad(set_to_none=True)
             losses = model.losses(batch, terms)
             losses.total.backward()
-            if on_backward is not None:
-                on_backward(model)
             if grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, grad_clip)
             optimizer.step()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mmkp.config import ExperimentConfig
-from mmkp.data.batching import iter_batches, make_examples
+from mmkp.data.batching import make_examples
 from mmkp.data.record import Post
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.evaluation.metrics import EvaluationResult, evaluate
@@ -28,13 +28,15 @@ from mmkp.training.checkpoint import LABELS_FILE, VOCAB_FILE, export_model, load
 from mmkp.training.data import (
     TrainingData,
     example_options,
+    in_length_order,
     load_split,
     open_grids,
     prepare_data,
 )
+from mmkp.training.predictions import generate_texts
 from mmkp.training.recipe import EpochCallback
 from mmkp.training.stage1 import Stage1Recipe
-from mmkp.training.stage2 import Stage2Recipe, generate_texts
+from mmkp.training.stage2 import Stage2Recipe
 
 log = logging.getLogger("mmkp.training")
 
@@ -82,11 +84,14 @@ def score_model(model_dir: Path, posts: list[Post], predictions_path: Path) -> E
     examples = make_examples(
         posts, checkpoint.vocab, checkpoint.labels, one2one=False, **example_options(data)
     )
-    batch_size = checkpoint.config.train.eval_batch_size
-    batches = iter_batches(
-        examples, batch_size, shuffle=False, seed=0, grid_lookup=open_grids(data)
+    texts = in_length_order(
+        examples,
+        checkpoint.config.train.eval_batch_size,
+        open_grids(data),
+        lambda batches: generate_texts(
+            checkpoint.model, batches, checkpoint.vocab, checkpoint.config.decode
+        ),
     )
-    texts = generate_texts(checkpoint.model, batches, checkpoint.vocab, checkpoint.config.decode)
     write_predictions(
         predictions_path, [Prediction(p.id, kps) for p, kps in zip(posts, texts, strict=True)]
     )

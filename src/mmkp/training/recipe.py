@@ -1,16 +1,17 @@
 """The recipe protocol (setup, train, save_checkpoint) and the epoch loop both stages share.
 
 A stage directory holds `last/` (resumable: trainer state, optimizer, RNG), `best/` (the
-best epoch on the dev split), `metrics.jsonl` and `curves.png`. A stage subclass says what it
-optimises (`terms`), how its model starts (`build_model`), which parameters it trains and
-what it predicts on dev posts for metric-based early stopping.
+best epoch on the dev split), `metrics.jsonl` and `curves.png`. The stage's config says what
+it optimises (`terms`); a stage subclass says how its model starts (`build_model`, which also
+freezes what the stage does not train).
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -30,9 +31,10 @@ from mmkp.training.checkpoint import (
     save_checkpoint,
 )
 from mmkp.training.curves import plot_curves, write_metrics
-from mmkp.training.data import TrainingData
+from mmkp.training.data import TrainingData, in_length_order
 from mmkp.training.early_stopping import EarlyStopping
 from mmkp.training.loop import PassResult, evaluate_loss, train_epoch
+from mmkp.training.predictions import classify_texts, generate_texts
 
 log = logging.getLogger("mmkp.training")
 EpochCallback = Callable[[str, int], None]  # (stage name, finished epoch), e.g. to interrupt
@@ -59,7 +61,7 @@ class StageRecipe:
     """Train one stage with Adam, gradient clipping and early stopping on the dev split."""
 
     name: ClassVar[str]
-    terms: ClassVar[frozenset[str]]
+    scores_start: ClassVar[bool] = False  # score the starting model as "epoch 0"
 
     def __init__(
         self,
@@ -82,20 +84,36 @@ class StageRecipe:
 
     # -- what a stage defines -------------------------------------------------------------
     def build_model(self) -> MMKP:
+        """The starting model; parameters the stage does not train have requires_grad off."""
         raise NotImplementedError
-
-    def trainable(self, model: MMKP) -> list[torch.nn.Parameter]:
-        return [p for p in model.parameters() if p.requires_grad]
 
     def dev_predictions(self) -> list[list[str]]:
-        """Ranked keyphrases for each dev post (for metric-based early stopping)."""
-        raise NotImplementedError
+        """Ranked keyphrases for each dev post (for metric-based early stopping): beam search
+        when the stage trains the generator, else the classifier's top labels."""
+        if "gen" in self.stage.terms:
+            decode = self.config.decode
+
+            def predict(batches: Iterable[Batch]) -> list[list[str]]:
+                return generate_texts(self.model, batches, self.data.vocab, decode)
+        else:
+            top_k = self.config.decode.top_k
+
+            def predict(batches: Iterable[Batch]) -> list[list[str]]:
+                return classify_texts(self.model, batches, self.data.labels, top_k)
+
+        return in_length_order(
+            self.data.dev_post_examples,
+            self.config.train.eval_batch_size,
+            self.data.grid_lookup,
+            predict,
+        )
 
     # -- the protocol ---------------------------------------------------------------------
     def setup(self) -> None:
         seed_everything(self.config.train.seed, threads=self.config.train.threads)
         self.model = self.build_model()
-        self.optimizer = torch.optim.Adam(self.trainable(self.model), lr=self.stage.lr)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(trainable, lr=self.stage.lr)
         self.state = TrainerState(stage=self.name, epoch=0)
         self.stopper = EarlyStopping(self.stage.monitor, self.stage.patience)
         last = self.dir / "last"
@@ -111,7 +129,8 @@ class StageRecipe:
             )
 
     def train(self) -> None:
-        trained = set(self.state.trained_parameters)
+        if self.scores_start and not self.state.history and not self.state.finished:
+            self._record(self._evaluate(0, None))  # the starting model is a candidate too
         for epoch in range(self.state.epoch + 1, self.stage.epochs + 1):
             if self.state.finished or self.stopper.should_stop:
                 break
@@ -125,30 +144,17 @@ class StageRecipe:
                     by_length=self.config.train.by_length,
                 ),
                 self.optimizer,
-                terms=self.terms,
+                terms=self.stage.terms,
                 grad_clip=self.stage.grad_clip,
                 total=-(-len(self.data.train_examples) // self.stage.batch_size),
                 desc=f"{self.name} epoch {epoch}/{self.stage.epochs}",
-                on_backward=lambda m: trained.update(
-                    n for n, p in m.named_parameters() if p.grad is not None
-                ),
             )
-            row = self._evaluate(epoch, result)
-            improved = self.stopper.update(row[self._monitor_key], epoch)
-            self.state.epoch = epoch
-            self.state.history.append(row)
-            self.state.early_stopping = self.stopper.to_dict()
-            self.state.trained_parameters = sorted(trained)
-            if improved:
-                self.save_checkpoint(best=True)
-            self.save_checkpoint(best=False)
-            self._write_records()
-            log.info("%s", _format_row(self.name, row, improved))
+            self._record(self._evaluate(epoch, result))
             if self.on_epoch_end is not None:
                 self.on_epoch_end(self.name, epoch)
         if not self.state.finished:
             self.state.finished = True
-            if self.state.epoch == 0:  # no epoch to choose from: the starting model is best
+            if not self.state.history:  # no epoch to choose from: the starting model is best
                 self.save_checkpoint(best=True)
             self.save_checkpoint(best=False)
 
@@ -168,22 +174,38 @@ class StageRecipe:
     def _monitor_key(self) -> str:
         return "dev_loss" if self.stage.monitor == "loss" else f"dev_{self.stage.monitor}"
 
-    def _evaluate(self, epoch: int, train: PassResult) -> dict[str, float]:
-        """The epoch's record: train and dev losses (and terms), speed, dev metrics."""
-        dev = evaluate_loss(self.model, self._dev_batches(), terms=self.terms)
-        row: dict[str, float] = {
-            "epoch": epoch,
-            "train_loss": train.loss,
-            "dev_loss": dev.loss,
-            "train_pairs": train.pairs,
-            "train_seconds": train.seconds,
-            "train_pairs_per_s": train.pairs_per_s,
-            **{f"train_{k}": v for k, v in train.terms.items()},
-            **{f"dev_{k}": v for k, v in dev.terms.items()},
-        }
+    def _record(self, row: dict[str, float]) -> None:
+        """Log an epoch's row, update early stopping, save best/last and the records."""
+        epoch = int(row["epoch"])
+        improved = self.stopper.update(row[self._monitor_key], epoch)
+        self.state.epoch = epoch
+        self.state.history.append(row)
+        self.state.early_stopping = self.stopper.to_dict()
+        if improved:
+            self.save_checkpoint(best=True)
+        self.save_checkpoint(best=False)
+        self._write_records()
+        log.info("%s", _format_row(self.name, row, improved))
+
+    def _evaluate(self, epoch: int, train: PassResult | None) -> dict[str, float]:
+        """The epoch's record: train (None for the starting model) and dev losses and terms,
+        speed, dev metrics."""
+        dev = evaluate_loss(self.model, self._dev_batches(), terms=self.stage.terms)
+        row: dict[str, float] = {"epoch": epoch, "dev_loss": dev.loss}
+        if train is not None:
+            row.update(
+                train_loss=train.loss,
+                train_pairs=train.pairs,
+                train_seconds=train.seconds,
+                train_pairs_per_s=train.pairs_per_s,
+            )
+            row.update({f"train_{k}": v for k, v in train.terms.items()})
+        row.update({f"dev_{k}": v for k, v in dev.terms.items()})
         if self.stage.monitor != "loss":
+            start = time.perf_counter()
             scores = evaluate(self.dev_predictions(), self.data.dev_posts).scores
             row.update({f"dev_{k}": scores[k] for k in ("F1@1", "F1@3", "F1@5", "MAP@5")})
+            row["dev_predict_seconds"] = time.perf_counter() - start
         return row
 
     def _dev_batches(self) -> Iterator[Batch]:
@@ -200,10 +222,7 @@ class StageRecipe:
 
 
 def _format_row(stage: str, row: dict[str, float], improved: bool) -> str:
-    metrics = " ".join(
-        f"{k}={v:.4f}" for k, v in row.items() if k != "epoch" and not k.startswith("train_")
-    )
-    return (
-        f"{stage} epoch {int(row['epoch'])}: train_loss={row['train_loss']:.4f} {metrics} "
-        f"({row['train_pairs_per_s']:.0f} pairs/s){' *best*' if improved else ''}"
-    )
+    dev = " ".join(f"{k}={v:.4f}" for k, v in row.items() if k.startswith("dev_"))
+    train = f"train_loss={row['train_loss']:.4f} " if "train_loss" in row else "start: "
+    speed = f" ({row['train_pairs_per_s']:.0f} pairs/s)" if "train_pairs_per_s" in row else ""
+    return f"{stage} epoch {int(row['epoch'])}: {train}{dev}{speed}{' *best*' if improved else ''}"

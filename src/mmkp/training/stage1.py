@@ -7,14 +7,13 @@ keyphrase classifier are trained together, before any generation:
 - L_irtm (eq. 17): MSE between the region scores A and their gold-keyphrase version A_gt;
 - L_cla:           cross-entropy of the classifier over the training keyphrase labels.
 
-The model starts from random weights, with word embeddings from GloVe when the model
-config names a vector file. Early stopping watches the dev loss of these three terms or a
-keyphrase metric of the classifier's top-k labels.
+`train.stage1.terms` may add "gen" to train the generator jointly, as the first phase of the
+paper's public code does. The model starts from random weights, with word embeddings from
+GloVe when the model config names vectors. Early stopping watches the dev loss of the terms
+or a keyphrase metric of the classifier's top-k labels (of beam search when "gen" is trained).
 """
 
 from __future__ import annotations
-
-import torch
 
 from mmkp.model.build import build_model
 from mmkp.model.embeddings import load_embeddings
@@ -24,23 +23,8 @@ from mmkp.training.recipe import StageRecipe
 
 class Stage1Recipe(StageRecipe):
     name = "stage1"
-    terms = frozenset({"itm", "irtm", "cla"})
 
     def build_model(self) -> MMKP:
         vocab, labels = self.data.vocab, self.data.labels
         embeddings = load_embeddings(self.config.model, vocab)
         return build_model(self.config.model, vocab, labels, embeddings=embeddings)
-
-    @torch.no_grad()
-    def dev_predictions(self) -> list[list[str]]:
-        """The classifier's `decode.top_k` most probable labels for each dev post."""
-        self.model.eval()
-        predictions: list[list[str]] = []
-        batches = self.data.batches(
-            self.data.dev_post_examples, self.config.train.eval_batch_size, seed=None
-        )
-        for batch in batches:
-            logits = self.model.encode(batch).label_logits  # (B, num_labels)
-            top = logits.topk(min(self.config.decode.top_k, logits.size(1)), dim=-1).indices
-            predictions += [[self.data.labels.keyphrase(i) for i in row] for row in top.tolist()]
-        return predictions
