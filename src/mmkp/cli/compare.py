@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mmkp.cli.evaluate import add_precision_option
 from mmkp.evaluation.metrics import post_scores
 from mmkp.evaluation.predictions import load_aligned
 from mmkp.evaluation.significance import format_comparison, paired_bootstrap
@@ -21,12 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--gold", required=True, help="gold posts: .jsonl or `<sep>` text")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="seed of the resampling")
-    parser.add_argument(
-        "--precision",
-        choices=("standard", "fixed"),
-        default="standard",
-        help="precision convention of the scores (see `mmkp evaluate`)",
-    )
+    add_precision_option(parser)
     parser.set_defaults(run=run)
 
 

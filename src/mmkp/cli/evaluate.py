@@ -23,13 +23,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--gold", required=True, help="gold posts: .jsonl or `<sep>` text")
     parser.add_argument("--json", metavar="OUT", help="also write the scores to this JSON file")
+    add_precision_option(parser)
+    parser.set_defaults(run=run)
+
+
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    """`--precision`, shared by `mmkp evaluate` and `mmkp compare`."""
     parser.add_argument(
         "--precision",
         choices=("standard", "fixed"),
         default="standard",
         help="standard: P@K = hits / min(K, #predictions) (default); fixed: hits / K",
     )
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
