@@ -127,6 +127,9 @@ class DecodeConfig:
     max_len: int = 6
     top_k: int = 5
     strategy: Literal["beam", "greedy"] = "beam"
+    # Keep only keyphrases scored within this gap (length-normalised log-probability) of the
+    # post's best; None keeps all top_k (the paper). See docs/decoding.md.
+    max_score_gap: float | None = None
 
     def __post_init__(self) -> None:
         if min(self.beam_size, self.max_len, self.top_k) < 1:
@@ -134,6 +137,8 @@ class DecodeConfig:
                 "beam_size, max_len and top_k must be >= 1, got "
                 f"{self.beam_size}, {self.max_len}, {self.top_k}"
             )
+        if self.max_score_gap is not None and self.max_score_gap < 0:
+            raise ValueError(f"max_score_gap must be >= 0, got {self.max_score_gap}")
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,7 @@ class Predictor:
             max_len=decode.max_len,
             top_k=decode.top_k,
             strategy=decode.strategy,
+            max_score_gap=decode.max_score_gap,
             encoded=encoded,
         )
         has_image = batch.has_image.tolist()

@@ -6,19 +6,30 @@ import json
 from pathlib import Path
 
 from mmkp.cli.main import main
+from mmkp.features.store import FeatureStore
 
 
 def test_demo_small_run(tmp_path: Path, capsys):
     argv = ["demo", "--out", str(tmp_path), "--train", "60", "--dev", "6", "--test", "30"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "[1/2] generate data" in out and "[2/2] baselines" in out
-    rows = {line.split()[0]: line for line in out.splitlines()[-2:]}
-    assert set(rows) == {"frequency", "knn"}
+    for step in ("[1/4] generate data", "[2/4] read images", "[3/4] baselines", "[4/4] train"):
+        assert step in out
+    rows = {line.split()[0]: line for line in out.splitlines()[-3:]}
+    assert set(rows) == {"frequency", "knn", "mm-mkp"}
     scores = json.loads((tmp_path / "scores.json").read_text())
-    assert set(scores) == {"frequency", "knn"}
-    assert set(scores["knn"]) == {"all", "text", "ocr", "visual", "noise"}
+    assert set(scores) == {"frequency", "knn", "mm-mkp"}
+    assert set(scores["mm-mkp"]) == {"all", "text", "ocr", "visual", "noise"}
     # text keyphrases are in the text, so retrieval beats guessing the most frequent ones there
     assert scores["knn"]["text"]["F1@1"] > scores["frequency"]["text"]["F1@1"]
-    assert (tmp_path / "predictions" / "knn.jsonl").read_text().count("\n") == 30
+    assert (tmp_path / "predictions" / "mm-mkp.jsonl").read_text().count("\n") == 30
     assert len(list((tmp_path / "data" / "images").iterdir())) == 96
+    # the image pipeline filled OCR text and entities and stored a grid for every post
+    prepared = [json.loads(line) for line in (tmp_path / "prepared" / "test.jsonl").open()]
+    assert len(prepared) == 30 and any(post["ocr"] for post in prepared)
+    assert any(post["entities"] for post in prepared)
+    store = FeatureStore.open(tmp_path / "prepared" / "features")
+    assert all(post["id"] in store for post in prepared)
+    assert (tmp_path / "mm-mkp" / "model" / "model.safetensors").is_file()
+    # the copied config trains a variant on the same data without edits
+    assert (tmp_path / "config.yaml").is_file()

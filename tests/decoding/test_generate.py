@@ -88,6 +88,12 @@ def test_top_k_keeps_the_best_of_each_distinct_keyphrase():
         "dog",
         "park",
     ]
+    # The confidence cut-off keeps what lies within the gap of the best score, ends included.
+    cut = to_keyphrases(ranked, source, oov, VOCAB, top_k=5, max_score_gap=0.2)
+    assert [kp.text for kp in cut] == ["cat", "dog"]
+    assert to_keyphrases(ranked, source, oov, VOCAB, top_k=5, max_score_gap=0.0) == [
+        ScoredKeyphrase("cat", -0.1)
+    ]
 
 
 def test_unknown_strategy_is_rejected():

@@ -4,7 +4,8 @@ import pytest
 
 from mmkp.config import ConfigError, ExperimentConfig, load_config
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = sorted([*(ROOT / "configs").glob("*.yaml"), *(ROOT / "src/mmkp/configs").glob("*.yaml")])
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -1,25 +1,34 @@
-"""`mmkp demo`: everything that exists, end to end, on generated data, then a table of scores.
+"""`mmkp demo`: the whole system end to end on generated data, then a table of test scores.
 
-The run is a list of `Step`s sharing one `DemoState`; a later stage (the image pipeline, model
-training) is one more step that fills `state.train` / `state.test` with enriched posts or adds
-a row of predictions with `state.add_system`.
+The run is a list of `Step`s sharing one `DemoState`: generate posts with real images, read
+the images (`prepare`: OCR, visual entities, 7x7 grids), fit the baselines, train MM-MKP
+(both stages, the packaged `configs/synthetic.yaml`), predict the test posts and score every
+system overall and per kind of post. Each step that produces predictions adds a row with
+`state.add_system`.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from mmkp.baselines.registry import build_baseline
-from mmkp.data.jsonl import read_posts
+from mmkp.config import load_config
+from mmkp.data.jsonl import read_posts, write_posts
 from mmkp.data.record import Post
 from mmkp.data.synthetic import KINDS, generate
 from mmkp.evaluation.metrics import evaluate
-from mmkp.evaluation.predictions import Prediction, write_predictions
+from mmkp.evaluation.predictions import Prediction, read_predictions, write_predictions
+from mmkp.features.prepare import prepare
 from mmkp.io import write_json_atomic
+from mmkp.training.pipeline import run_training
+
+SPLITS = ("train", "dev", "test")
 
 TABLE_METRICS = ("F1@1", "F1@3", "F1@5", "MAP@5")
 
@@ -65,12 +74,43 @@ def generate_step(state: DemoState) -> None:
     state.train, state.dev, state.test = (read_posts(p) for p in (data.train, data.dev, data.test))
 
 
+def prepare_step(state: DemoState) -> None:
+    """One `prepare` run over all splits (one feature store), then the enriched splits apart."""
+    data, prepared = state.out / "data", state.out / "prepared"
+    splits = {"train": state.train, "dev": state.dev, "test": state.test}
+    write_posts(data / "all.jsonl", [post for posts in splits.values() for post in posts])
+    summary = prepare(data / "all.jsonl", prepared)
+    if summary.image_failures:
+        print(f"  {summary.image_failures} images failed; see {prepared / 'errors.jsonl'}")
+    enriched = {post.id: post for post in read_posts(prepared / "posts.jsonl")}
+    for split, posts in splits.items():
+        write_posts(prepared / f"{split}.jsonl", [enriched[post.id] for post in posts])
+    state.train, state.dev, state.test = (
+        read_posts(prepared / f"{split}.jsonl") for split in SPLITS
+    )
+
+
 def baselines_step(state: DemoState) -> None:
     for name in ("frequency", "knn"):
         state.add_system(name, build_baseline(name).fit(state.train).predict(state.test))
 
 
-STEPS = (Step("generate data", generate_step), Step("baselines", baselines_step))
+def train_step(state: DemoState) -> None:
+    """Both stages with the packaged config, copied next to the data its paths name."""
+    config_path = state.out / "config.yaml"
+    with resources.as_file(resources.files("mmkp") / "configs" / "synthetic.yaml") as packaged:
+        shutil.copyfile(packaged, config_path)
+    config = load_config(config_path)
+    run = run_training(config, state.out / "mm-mkp")
+    state.add_system("mm-mkp", read_predictions(run.out_dir / "test_predictions.jsonl"))
+
+
+STEPS = (
+    Step("generate data", generate_step),
+    Step("read images (OCR, entities, grids)", prepare_step),
+    Step("baselines", baselines_step),
+    Step("train MM-MKP (stage 1, stage 2) and predict", train_step),
+)
 
 
 def format_table(scores: dict[str, dict[str, dict[str, float]]]) -> str:

@@ -61,6 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-len", type=int, help="max tokens per keyphrase, <eos> included")
     parser.add_argument("--top-k", type=int, help="keyphrases per post")
     parser.add_argument("--strategy", choices=("beam", "greedy"))
+    parser.add_argument(
+        "--max-score-gap",
+        type=float,
+        help="keep keyphrases scored within this gap of the best (length-normalised log-prob)",
+    )
     parser.add_argument("--json", action="store_true", help="with --text: print JSON")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.set_defaults(run=run)
@@ -82,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         "max_len": args.max_len,
         "top_k": args.top_k,
         "strategy": args.strategy,
+        "max_score_gap": args.max_score_gap,
     }
     predictor.decode = dataclasses.replace(
         predictor.decode, **{k: v for k, v in overrides.items() if v is not None}

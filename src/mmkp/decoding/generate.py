@@ -5,7 +5,8 @@ Ids become words in three ways: a vocabulary id is its word; an extended id
 `<unk>` is replaced by the source word the decoder attended to most when it produced that
 token (the usual fix for generated `<unk>`, as in the public CopyRNN-style code). Keyphrases
 equal after joining their words are merged, keeping the better one, and the `top_k` best
-distinct ones are returned.
+distinct ones are returned; with `max_score_gap` set, only those whose score is within that
+gap of the best one's (a confidence cut-off: a post gets fewer, surer keyphrases).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def generate_keyphrases(
     strategy: Literal["beam", "greedy"] | str = "beam",
     penalty: str = "average",
     words_only: bool = True,
+    max_score_gap: float | None = None,
     encoded: Any = None,
 ) -> list[list[ScoredKeyphrase]]:
     """The `top_k` best distinct keyphrases for every row of `batch`, best first.
@@ -80,10 +82,13 @@ def generate_keyphrases(
     Put the model in eval mode first (dropout would make the search random). Pass `encoded`
     when `model.encode(batch)` was already computed (e.g. for its diagnostics); `penalty`
     names the length normalisation (`mmkp.decoding.penalties`); `words_only` blocks
-    punctuation and placeholders (`nonword_ids`), which no hashtag contains.
+    punctuation and placeholders (`nonword_ids`), which no hashtag contains; `max_score_gap`
+    drops keyphrases scored more than that below the row's best (None keeps `top_k`).
     """
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if max_score_gap is not None and max_score_gap < 0:
+        raise ValueError(f"max_score_gap must be >= 0, got {max_score_gap}")
     blocked = BLOCKED_IDS + (nonword_ids(vocab) if words_only else ())
     search = make_strategy(
         strategy, beam_size=beam_size, max_len=max_len, penalty=penalty, blocked_ids=blocked
@@ -99,6 +104,7 @@ def generate_keyphrases(
             batch.oov_words[row],
             vocab,
             top_k,
+            max_score_gap,
         )
         for row, hyps in enumerate(hypotheses)
     ]
@@ -160,8 +166,10 @@ def to_keyphrases(
     oov_words: Sequence[str],
     vocab: Vocab,
     top_k: int,
+    max_score_gap: float | None = None,
 ) -> list[ScoredKeyphrase]:
-    """Ranked hypotheses -> the `top_k` best distinct keyphrase strings (first one kept)."""
+    """Ranked hypotheses -> the `top_k` best distinct keyphrase strings (first one kept),
+    without those scored more than `max_score_gap` below the best (None: no cut-off)."""
     keyphrases: dict[str, ScoredKeyphrase] = {}
     for hypothesis in hypotheses:
         text = keyphrase_text(hypothesis, source, oov_words, vocab)
@@ -169,4 +177,7 @@ def to_keyphrases(
             keyphrases[text] = ScoredKeyphrase(text=text, score=hypothesis.score)
             if len(keyphrases) == top_k:
                 break
-    return list(keyphrases.values())
+    kept = list(keyphrases.values())
+    if max_score_gap is None or not kept:
+        return kept
+    return [kp for kp in kept if kp.score >= kept[0].score - max_score_gap]

@@ -33,6 +33,7 @@ def generate_texts(
             max_len=decode.max_len,
             top_k=decode.top_k,
             strategy=decode.strategy,
+            max_score_gap=decode.max_score_gap,
         )
         predictions += [[kp.text for kp in row] for row in rows]
     return predictions
