@@ -6,7 +6,9 @@ Decodes the benchmark's dev posts (../shared valid lines 4,771-5,370, the agreed
 greedy search and beam search at several beam sizes and length penalties, with and without
 the block on punctuation and placeholders (`words_only`), and scores each
 with the standard evaluator (F1@1, F1@3, MAP@5, and the share of predictions whose words all
-appear in the source: a copy-heavy decoder scores high there).
+appear in the source: a copy-heavy decoder scores high there). Then the confidence cut-off
+(`decode.max_score_gap`) at each of `--gaps`, applied to the default beam's scored keyphrases
+(the same filter `to_keyphrases` applies).
 """
 
 from __future__ import annotations
@@ -19,17 +21,19 @@ import torch
 
 from mmkp.data.batching import collate, make_examples
 from mmkp.data.formats import load_posts
-from mmkp.decoding.generate import generate_keyphrases
+from mmkp.data.record import Post
+from mmkp.decoding.generate import ScoredKeyphrase, generate_keyphrases
 from mmkp.evaluation.metrics import evaluate
 from mmkp.training.checkpoint import load_checkpoint
 from mmkp.training.data import example_options
 
 POSTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmkp" / "valid_ocr_kw.txt"
 TRAIN_LINES = 4770
+DEFAULT = ("beam", 10, "average", True)
 SETTINGS = [  # (strategy, beam size, penalty, words only)
     ("greedy", 1, "average", True),
     ("beam", 5, "average", True),
-    ("beam", 10, "average", True),
+    DEFAULT,
     ("beam", 10, "none", True),
     ("beam", 10, "average", False),
     ("beam", 20, "average", True),
@@ -42,6 +46,9 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=600, help="dev posts to decode")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--gaps", type=float, nargs="*", default=[0.5, 0.7, 1.0], help="max_score_gap values"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     checkpoint = load_checkpoint(args.model)
@@ -51,12 +58,14 @@ def main() -> None:
     print(f"model {args.model}; {len(dev)} dev posts")
     print("| decoding | F1@1 | F1@3 | MAP@5 | keyphrases/post | all words in source | s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for strategy, beam, penalty, words_only in SETTINGS:
+    default_rows: list[list[ScoredKeyphrase]] = []
+    for setting in SETTINGS:
+        strategy, beam, penalty, words_only = setting
         start = time.perf_counter()
-        predictions: list[list[str]] = []
+        rows: list[list[ScoredKeyphrase]] = []
         for begin in range(0, len(examples), args.batch_size):
             batch = collate(examples[begin : begin + args.batch_size], checkpoint.vocab)
-            rows = generate_keyphrases(
+            rows += generate_keyphrases(
                 checkpoint.model,
                 batch,
                 checkpoint.vocab,
@@ -65,21 +74,30 @@ def main() -> None:
                 penalty=penalty,
                 words_only=words_only,
             )
-            predictions += [[kp.text for kp in row] for row in rows]
         seconds = time.perf_counter() - start
-        scores = evaluate(predictions, dev).scores
-        count = sum(map(len, predictions))
-        copied = sum(
-            set(kp.split()) <= set(post.source_text().split())
-            for kps, post in zip(predictions, dev, strict=True)
-            for kp in kps
-        )
+        if setting == DEFAULT:
+            default_rows = rows
         name = "greedy" if strategy == "greedy" else f"beam {beam}, penalty {penalty}"
         name += "" if words_only else ", punctuation allowed"
-        print(
-            f"| {name} | {scores['F1@1']:.2f} | {scores['F1@3']:.2f} | {scores['MAP@5']:.2f} "
-            f"| {count / len(dev):.2f} | {100 * copied / max(count, 1):.0f}% | {seconds:.0f} |"
-        )
+        print(table_row(name, [[kp.text for kp in row] for row in rows], dev, f"{seconds:.0f}"))
+    for gap in args.gaps:
+        kept = [[kp for kp in row if kp.score >= row[0].score - gap] for row in default_rows]
+        name = f"beam 10, penalty average, max_score_gap {gap}"
+        print(table_row(name, [[kp.text for kp in row] for row in kept], dev, "-"))
+
+
+def table_row(name: str, predictions: list[list[str]], dev: list[Post], seconds: str) -> str:
+    scores = evaluate(predictions, dev).scores
+    count = sum(map(len, predictions))
+    copied = sum(
+        set(kp.split()) <= set(post.source_text().split())
+        for kps, post in zip(predictions, dev, strict=True)
+        for kp in kps
+    )
+    return (
+        f"| {name} | {scores['F1@1']:.2f} | {scores['F1@3']:.2f} | {scores['MAP@5']:.2f} "
+        f"| {count / len(dev):.2f} | {100 * copied / max(count, 1):.0f}% | {seconds} |"
+    )
 
 
 if __name__ == "__main__":
