@@ -79,6 +79,8 @@ def prepare_step(state: DemoState) -> None:
     data, prepared = state.out / "data", state.out / "prepared"
     splits = {"train": state.train, "dev": state.dev, "test": state.test}
     write_posts(data / "all.jsonl", [post for posts in splits.values() for post in posts])
+    # prepare resumes by post id, and a rerun with another --seed reuses the ids: start clean.
+    shutil.rmtree(prepared, ignore_errors=True)
     summary = prepare(data / "all.jsonl", prepared)
     if summary.image_failures:
         print(f"  {summary.image_failures} images failed; see {prepared / 'errors.jsonl'}")
