@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from mmkp.evaluation.summary import mean_std
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "cmkp.yaml"
 STAGE1_ONLY = ["train.stage2.epochs=0"]
@@ -63,12 +64,6 @@ def stage1_scores(run: Path) -> dict[str, float]:
     return {metric: row[f"dev_{metric}"] for metric in METRICS}
 
 
-def cell(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -99,7 +94,7 @@ def main() -> None:
         if not done:
             continue
         scores = [scores_of(out) for out in done]
-        cells = [cell([s[metric] for s in scores]) for metric in METRICS]
+        cells = [mean_std([s[metric] for s in scores]) for metric in METRICS]
         lines.append(f"| {label} | {len(done)} | {' | '.join(cells)} |")
     table = "\n".join(lines) + "\n"
     (args.out / "ablations.md").write_text(table, encoding="utf-8")

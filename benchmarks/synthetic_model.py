@@ -20,7 +20,6 @@ Variants:
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 
 import torch
@@ -30,6 +29,7 @@ from mmkp.data.jsonl import read_posts
 from mmkp.data.synthetic import KINDS
 from mmkp.evaluation.metrics import evaluate
 from mmkp.evaluation.predictions import read_predictions
+from mmkp.evaluation.summary import mean_std
 from mmkp.io import write_text_atomic
 from mmkp.training.pipeline import run_training
 
@@ -56,12 +56,6 @@ def scores_by_group(predictions_path: Path, test_path: Path) -> dict[str, float]
         posts = [p for p in test if p.extra["planted"]["kind"] == kind]
         row[kind] = evaluate([by_id[p.id] for p in posts], posts).scores["F1@1"]
     return row
-
-
-def mean_std(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def main() -> None:

@@ -1,0 +1,10 @@
+import pytest
+
+from mmkp.evaluation.summary import mean_std
+
+
+def test_mean_std_formats_runs_and_rejects_none():
+    assert mean_std([27.17, 27.62, 26.92]) == "27.24 ± 0.35"
+    assert mean_std([29.95]) == "29.95"
+    with pytest.raises(ValueError, match="at least one value"):
+        mean_std([])
