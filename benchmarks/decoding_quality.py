@@ -8,7 +8,7 @@ the block on punctuation and placeholders (`words_only`), and scores each
 with the standard evaluator (F1@1, F1@3, MAP@5, and the share of predictions whose words all
 appear in the source: a copy-heavy decoder scores high there). Then the confidence cut-off
 (`decode.max_score_gap`) at each of `--gaps`, applied to the default beam's scored keyphrases
-(the same filter `to_keyphrases` applies).
+(`within_gap`, the filter `to_keyphrases` applies).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 from mmkp.data.batching import collate, make_examples
 from mmkp.data.formats import load_posts
 from mmkp.data.record import Post
-from mmkp.decoding.generate import ScoredKeyphrase, generate_keyphrases
+from mmkp.decoding.generate import ScoredKeyphrase, generate_keyphrases, within_gap
 from mmkp.evaluation.metrics import evaluate
 from mmkp.training.checkpoint import load_checkpoint
 from mmkp.training.data import example_options
@@ -81,7 +81,7 @@ def main() -> None:
         name += "" if words_only else ", punctuation allowed"
         print(table_row(name, [[kp.text for kp in row] for row in rows], dev, f"{seconds:.0f}"))
     for gap in args.gaps:
-        kept = [[kp for kp in row if kp.score >= row[0].score - gap] for row in default_rows]
+        kept = [within_gap(row, gap) for row in default_rows]
         name = f"beam 10, penalty average, max_score_gap {gap}"
         print(table_row(name, [[kp.text for kp in row] for row in kept], dev, "-"))
 

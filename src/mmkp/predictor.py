@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -200,11 +200,7 @@ class Predictor:
             self.model,
             batch,
             self.checkpoint.vocab,
-            beam_size=decode.beam_size,
-            max_len=decode.max_len,
-            top_k=decode.top_k,
-            strategy=decode.strategy,
-            max_score_gap=decode.max_score_gap,
+            **asdict(decode),  # DecodeConfig's fields are the search's options
             encoded=encoded,
         )
         has_image = batch.has_image.tolist()

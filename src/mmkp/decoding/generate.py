@@ -177,7 +177,14 @@ def to_keyphrases(
             keyphrases[text] = ScoredKeyphrase(text=text, score=hypothesis.score)
             if len(keyphrases) == top_k:
                 break
-    kept = list(keyphrases.values())
-    if max_score_gap is None or not kept:
-        return kept
-    return [kp for kp in kept if kp.score >= kept[0].score - max_score_gap]
+    return within_gap(list(keyphrases.values()), max_score_gap)
+
+
+def within_gap(
+    ranked: Sequence[ScoredKeyphrase], max_score_gap: float | None
+) -> list[ScoredKeyphrase]:
+    """The keyphrases of a best-first list scored at most `max_score_gap` below the first
+    (the confidence cut-off; None keeps them all)."""
+    if max_score_gap is None or not ranked:
+        return list(ranked)
+    return [kp for kp in ranked if kp.score >= ranked[0].score - max_score_gap]

@@ -7,6 +7,7 @@ that does not (stage 1 as in eq. 15) by its classifier's top-k labels (`classify
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 
 import torch
 
@@ -29,11 +30,7 @@ def generate_texts(
             model,
             batch,
             vocab,
-            beam_size=decode.beam_size,
-            max_len=decode.max_len,
-            top_k=decode.top_k,
-            strategy=decode.strategy,
-            max_score_gap=decode.max_score_gap,
+            **asdict(decode),  # DecodeConfig's fields are the search's options
         )
         predictions += [[kp.text for kp in row] for row in rows]
     return predictions
