@@ -21,6 +21,7 @@ import torch
 
 from mmkp.data.batching import collate, make_examples
 from mmkp.data.formats import load_posts
+from mmkp.data.layout import source_text
 from mmkp.data.record import Post
 from mmkp.decoding.generate import ScoredKeyphrase, generate_keyphrases, within_gap
 from mmkp.evaluation.metrics import evaluate
@@ -90,7 +91,7 @@ def table_row(name: str, predictions: list[list[str]], dev: list[Post], seconds:
     scores = evaluate(predictions, dev).scores
     count = sum(map(len, predictions))
     copied = sum(
-        set(kp.split()) <= set(post.source_text().split())
+        set(kp.split()) <= set(source_text(post).split())
         for kps, post in zip(predictions, dev, strict=True)
         for kp in kps
     )

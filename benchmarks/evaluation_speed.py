@@ -9,9 +9,9 @@ import argparse
 import time
 from pathlib import Path
 
-from mmkp.evaluation.matching import stem_token
+from mmkp.evaluation.phrase_match import stem_token
 from mmkp.evaluation.metrics import evaluate, post_scores
-from mmkp.evaluation.predictions import load_aligned
+from mmkp.evaluation.prediction_files import load_aligned
 from mmkp.evaluation.significance import paired_bootstrap
 
 CMKP = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmkp"

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from mmkp.baselines.registry import build_baseline
+from mmkp.retrieval.registry import build_baseline
 from mmkp.data.jsonl import read_posts
 from mmkp.data.record import Entity, Post
 from mmkp.data.synthetic import KINDS, generate

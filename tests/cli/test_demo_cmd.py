@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from mmkp.cli.main import main
 from mmkp.features.store import FeatureStore
 
 
+@pytest.mark.slow  # OCR over ~100 images and both training stages: a minute or more
 def test_demo_small_run(tmp_path: Path, capsys):
     argv = ["demo", "--out", str(tmp_path), "--train", "60", "--dev", "6", "--test", "30"]
     assert main(argv) == 0

@@ -12,7 +12,7 @@ from PIL import Image
 from mmkp.cli.main import main
 from mmkp.data.jsonl import write_posts
 from mmkp.data.record import Post
-from mmkp.evaluation.predictions import read_predictions
+from mmkp.evaluation.prediction_files import read_predictions
 from mmkp.features.store import FeatureStore, FeatureWriter
 from mmkp.predictor import Predictor
 

@@ -8,7 +8,7 @@ import pytest
 from mmkp.cli.main import main
 from mmkp.data.jsonl import write_posts
 from mmkp.data.record import Post
-from mmkp.evaluation.predictions import Prediction, write_predictions
+from mmkp.evaluation.prediction_files import Prediction, write_predictions
 
 
 @pytest.fixture

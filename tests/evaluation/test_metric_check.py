@@ -7,7 +7,7 @@ import pytest
 
 from mmkp.cli.main import main
 from mmkp.evaluation.metrics import evaluate
-from mmkp.evaluation.predictions import load_aligned
+from mmkp.evaluation.prediction_files import load_aligned
 
 # ../shared/README.md, "metric_check_src.txt / metric_check_pred.txt" (percent, 3 decimals).
 EXPECTED = {

@@ -3,7 +3,7 @@
 import pytest
 
 from mmkp.data.record import Entity, Post
-from mmkp.evaluation.matching import clean_gold, clean_predictions, is_present, stem_phrase
+from mmkp.evaluation.phrase_match import clean_gold, clean_predictions, is_present, stem_phrase
 from mmkp.evaluation.metrics import evaluate
 
 

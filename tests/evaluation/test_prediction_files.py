@@ -6,7 +6,7 @@ import pytest
 
 from mmkp.data.errors import RecordError
 from mmkp.data.record import Post
-from mmkp.evaluation.predictions import Prediction, align, read_predictions, write_predictions
+from mmkp.evaluation.prediction_files import Prediction, align, read_predictions, write_predictions
 
 POSTS = [Post(id=i, text="t", keyphrases=["k"]) for i in ("a", "b", "c")]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from mmkp.features.ocr import OcrConfig, OcrEngine, OcrLine, normalise, reading_order
+from mmkp.features.ocr import OcrConfig, OcrEngine, OcrLine, ocr_text, reading_order
 
 from .conftest import photo, text_image
 
@@ -21,15 +21,15 @@ def test_reading_order_rows_then_left_to_right() -> None:
     assert [line.text for line in reading_order(lines)] == ["left", "right", "second"]
 
 
-def test_normalise_lowercase_alphabetic_and_threshold() -> None:
+def test_ocr_text_lowercase_alphabetic_and_threshold() -> None:
     lines = [
         _line("World Cup 2026!", 10, 60),
         _line("KIDS' Choice", 10, 10),
         _line("0", 10, 120, score=0.73),  # RapidOCR's typical false read on photos
     ]
-    assert normalise(lines, 0.8) == "kids choice world cup"
-    assert normalise(lines, 0.5) == "kids choice world cup"  # "0" has no letters either
-    assert normalise([_line("Hello", 0, 0, score=0.79)], 0.8) == ""
+    assert ocr_text(lines, 0.8) == "kids choice world cup"
+    assert ocr_text(lines, 0.5) == "kids choice world cup"  # "0" has no letters either
+    assert ocr_text([_line("Hello", 0, 0, score=0.79)], 0.8) == ""
 
 
 @pytest.fixture(scope="module")

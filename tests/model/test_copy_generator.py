@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from mmkp.model.copy_generator import CopyGenerator, LabelCopy, generation_loss, label_copy
+from mmkp.model.modules.copy_generator import CopyGenerator, LabelCopy, generation_loss, label_copy
 
 
 def test_label_copy_splits_keyphrase_mass_over_words():

@@ -8,7 +8,7 @@ import torch
 from mmkp.data.vocab import SPECIALS, LabelSet, Vocab
 from mmkp.model.build import build_model, label_word_ids
 from mmkp.model.config import ModelConfig
-from mmkp.model.embeddings import load_embeddings, load_glove_text, load_glove_wheel
+from mmkp.model.modules.embeddings import load_embeddings, load_glove_text, load_glove_wheel
 
 VOCAB = Vocab([*SPECIALS, "the", "kca", "Paris", "zzunseen"])
 

@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 
-from mmkp.model.attention import CrossAttention
-from mmkp.model.classifier import classification_loss
-from mmkp.model.image_encoder import ImageEncoder
-from mmkp.model.matching import matching_loss
-from mmkp.model.region_filter import RegionFilter, region_loss
-from mmkp.model.text_encoder import TextEncoder, masked_max
+from mmkp.model.modules.attention import CrossAttention
+from mmkp.model.modules.classifier import classification_loss
+from mmkp.model.modules.image_encoder import ImageEncoder
+from mmkp.model.modules.image_text_matcher import matching_loss
+from mmkp.model.modules.region_filter import RegionFilter, region_loss
+from mmkp.model.modules.text_encoder import TextEncoder, masked_max
 
 
 def test_masked_max_ignores_padding_and_zeroes_empty_rows():

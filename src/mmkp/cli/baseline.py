@@ -6,10 +6,10 @@ import argparse
 import logging
 import time
 
-from mmkp.baselines.registry import BASELINES, build_baseline
 from mmkp.data.errors import ErrorLog
 from mmkp.data.formats import load_posts
-from mmkp.evaluation.predictions import write_predictions
+from mmkp.evaluation.prediction_files import write_predictions
+from mmkp.retrieval.registry import BASELINES, build_baseline
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import argparse
 
 from mmkp.cli.evaluate import add_precision_option
 from mmkp.evaluation.metrics import post_scores
-from mmkp.evaluation.predictions import load_aligned
+from mmkp.evaluation.prediction_files import load_aligned
 from mmkp.evaluation.significance import format_comparison, paired_bootstrap
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mmkp.evaluation.metrics import evaluate
-from mmkp.evaluation.predictions import load_aligned
+from mmkp.evaluation.prediction_files import load_aligned
 from mmkp.io import write_json_atomic
 
 

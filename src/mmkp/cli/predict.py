@@ -14,14 +14,16 @@ import sys
 
 import torch
 
+from mmkp.cli.options import add_config_options, config_from_options
 from mmkp.data.errors import ErrorLog
 from mmkp.data.formats import load_posts
 from mmkp.data.tokenize import normalise
-from mmkp.evaluation.predictions import write_predictions
+from mmkp.decoding.config import DecodeConfig
+from mmkp.evaluation.prediction_files import write_predictions
 from mmkp.features import backbones
-from mmkp.features.prepare import PrepareConfig
+from mmkp.features.featurizer import FeaturizerConfig, ImageFeaturizer
 from mmkp.features.store import FeatureStore
-from mmkp.predictor import PredictionResult, Predictor, PrepareImages
+from mmkp.inference.predictor import PredictionResult, Predictor
 
 log = logging.getLogger("mmkp.predict")
 
@@ -57,17 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --input: the posts are raw text; normalise them like --text",
     )
     parser.add_argument("--batch-size", type=int, default=32, help="posts per batch")
-    parser.add_argument("--beam-size", type=int, help="default: the checkpoint's decode config")
-    parser.add_argument("--max-len", type=int, help="max tokens per keyphrase, <eos> included")
-    parser.add_argument("--top-k", type=int, help="keyphrases per post")
-    parser.add_argument("--strategy", choices=("beam", "greedy"))
-    parser.add_argument(
-        "--max-score-gap",
-        type=float,
-        help="keep keyphrases scored within this gap of the best (length-normalised log-prob)",
-    )
     parser.add_argument("--json", action="store_true", help="with --text: print JSON")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    add_config_options(parser, DecodeConfig, "decode")
     parser.set_defaults(run=run)
 
 
@@ -81,17 +75,9 @@ def run(args: argparse.Namespace) -> int:
     predictor = Predictor.load(args.model)
     if args.backbone is not None or args.weights is not None:
         backbone = args.backbone or backbones.DEFAULT_BACKBONE
-        predictor.images = PrepareImages(PrepareConfig(backbone=backbone, weights=args.weights))
-    overrides = {
-        "beam_size": args.beam_size,
-        "max_len": args.max_len,
-        "top_k": args.top_k,
-        "strategy": args.strategy,
-        "max_score_gap": args.max_score_gap,
-    }
-    predictor.decode = dataclasses.replace(
-        predictor.decode, **{k: v for k, v in overrides.items() if v is not None}
-    )
+        config = FeaturizerConfig(backbone=backbone, weights=args.weights)
+        predictor.featurizer = ImageFeaturizer(config)
+    predictor.decode = config_from_options(predictor.decode, args, "decode")
     if args.text is not None:
         result = predictor.predict(args.text, image=args.image)
         print(json.dumps(result.to_dict()) if args.json else format_result(result))
@@ -114,7 +100,7 @@ def predict_file(predictor: Predictor, args: argparse.Namespace) -> int:
             "the model reads images but no --features was given: predicting from text, "
             "OCR and entities only (run `mmkp prepare` and pass --features)"
         )
-    results = predictor.predict_posts(posts, args.batch_size, grid_lookup=grid_lookup)
+    results = predictor.predict_many(posts, args.batch_size, grid_lookup=grid_lookup)
     count = write_predictions(args.out, (result.to_prediction() for result in results))
     skipped = f", {len(errors)} bad lines skipped" if errors else ""
     print(f"{count} posts -> {args.out}{skipped}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mmkp.config import load_config
+from mmkp.training.config import load_config
 from mmkp.training.pipeline import run_training
 
 

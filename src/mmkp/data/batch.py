@@ -8,28 +8,31 @@ copy mechanism can produce them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
+import numpy as np
 import torch
 
-# Segment types of the joined source X_T = X_S <seg> X_O <seg> X_E (eq. 1).
-TYPE_POST, TYPE_OCR, TYPE_ENTITY = 0, 1, 2
-NUM_TYPES = 3
+IGNORE_LABEL = -100  # torch's cross-entropy ignore_index: the row has no classifier label
+GRID_SIDE = 7  # an image is a 7 x 7 grid of regions (eq. 2)
+NUM_REGIONS = GRID_SIDE * GRID_SIDE  # R = 49
+GridLookup = Callable[[str], np.ndarray | None]  # post id -> (R, C) grid features, or None
 
 
 @dataclass
 class Batch:
     src_ids: torch.Tensor  # (B, L) long, vocab ids, OOV -> <unk>, padded with <pad>
     src_ext_ids: torch.Tensor  # (B, L) long, extended ids (OOV -> vocab_size + k)
-    src_types: torch.Tensor  # (B, L) long in {TYPE_POST, TYPE_OCR, TYPE_ENTITY}
+    src_types: torch.Tensor  # (B, L) long segment types (mmkp.data.layout)
     src_mask: torch.Tensor  # (B, L) bool, True on real tokens
     oov_words: list[list[str]]  # per example, the words behind extended ids vocab_size + k
-    grid: torch.Tensor | None  # (B, R, C) float image region features (R = 49), None if text-only
+    grid: torch.Tensor | None  # (B, R, C) float region features (R = NUM_REGIONS); None: text-only
     has_image: torch.Tensor  # (B,) bool, False where the post has no (readable) image
     trg_in: torch.Tensor  # (B, T) long decoder inputs: <bos> w1 .. wn, OOV -> <unk>, padded
     trg_out: torch.Tensor  # (B, T) long targets in extended ids: w1 .. wn <eos>, padded
     trg_mask: torch.Tensor  # (B, T) bool, True on real target positions
-    label: torch.Tensor  # (B,) long keyphrase-label index for L_cla, -100 when not in label set
+    label: torch.Tensor  # (B,) long label index for L_cla; IGNORE_LABEL: not a label
     match_label: torch.Tensor  # (B,) float 1/0 image-text relevance for L_itm, nan if unknown
     match_prob: torch.Tensor  # (B,) float precomputed match probability, nan if unknown
     post_index: torch.Tensor  # (B,) long index of the source post (several rows per post)

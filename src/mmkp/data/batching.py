@@ -1,175 +1,21 @@
-"""Posts -> one2one examples -> padded `Batch` tensors (see `mmkp.data.batch`).
-
-The source of every example is X_T = X_S `<seg>` X_O `<seg>` X_E (eq. 1): post words, OCR
-words, entity names joined with " ; " as in the benchmark files. Each `<seg>` opens the
-segment after it and carries that segment's type, so the types read 0..0 1 1..1 2 2..2.
-Both `<seg>` are kept when OCR or entities are switched off or empty (the benchmark writes an
-empty OCR as `<seg>   <seg>` too), so the model always sees the same three-part layout.
-
-Out-of-vocabulary source words get per-example extended ids `len(vocab) + k`, numbered by
-first occurrence, so the copy mechanism can produce them; a target word gets its extended id
-when it occurs in the source and `<unk>` otherwise.
-"""
+"""Examples (`mmkp.data.processor`) -> padded `Batch` tensors (see `mmkp.data.batch`), in
+file, shuffled or length-sorted order."""
 
 from __future__ import annotations
 
-import math
 import random
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch
 
-from mmkp.data.batch import TYPE_ENTITY, TYPE_OCR, TYPE_POST, Batch
-from mmkp.data.record import Post
-from mmkp.data.vocab import BOS_ID, ENTITY_SEP, EOS_ID, PAD_ID, SEG, UNK_ID, LabelSet, Vocab
+from mmkp.data.batch import Batch, GridLookup
+from mmkp.data.layout import TYPE_POST
+from mmkp.data.processor import Example
+from mmkp.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 
-GridLookup = Callable[[str], np.ndarray | None]
-IGNORE_LABEL = -100  # torch's cross-entropy ignore_index: the row has no classifier label
-DEFAULT_MAX_SRC_LEN = 128  # ~97th percentile of the benchmark's X_T lengths; long OCR is cut
-
-
-@dataclass(frozen=True)
-class Source:
-    """One post's X_T: tokens, their segment types, vocabulary and extended ids."""
-
-    tokens: tuple[str, ...]
-    types: tuple[int, ...]
-    ids: tuple[int, ...]  # OOV -> <unk>
-    ext_ids: tuple[int, ...]  # OOV -> len(vocab) + k
-    oov_words: tuple[str, ...]  # the words behind the extended ids, by first occurrence
-    vocab_size: int  # extended ids start here
-
-
-@dataclass(frozen=True)
-class Example:
-    """One model row: a post's source and (in one2one mode) one of its gold keyphrases."""
-
-    post_id: str
-    post_index: int  # position of the post in the list given to `make_examples`
-    source: Source
-    trg_tokens: tuple[str, ...]  # empty for inference rows
-    trg_ids: tuple[int, ...]  # vocabulary ids of trg_tokens, OOV -> <unk>
-    trg_ext_ids: tuple[int, ...]  # extended ids of trg_tokens (copyable OOV words)
-    label: int  # LabelSet index of the keyphrase, IGNORE_LABEL if none
-    match_label: float  # 1/0 image-text relevance, nan if unknown
-    match_prob: float  # precomputed match probability, nan if unknown
-    has_image: bool  # the post names an image
-
-    @property
-    def src_tokens(self) -> tuple[str, ...]:
-        return self.source.tokens
-
-    @property
-    def src_types(self) -> tuple[int, ...]:
-        return self.source.types
-
-
-def source_segments(
-    post: Post, *, use_ocr: bool, use_entities: bool, max_src_len: int
-) -> tuple[list[str], list[str], list[str]]:
-    """Post, OCR and entity tokens, cut to fit `max_src_len` with the two `<seg>`.
-
-    Cutting takes from the end of the OCR first (it is the long, noisy part), then the post,
-    then the entities, so a long OCR text never pushes the entities out.
-    """
-    post_tokens = post.text.split()
-    ocr = post.ocr.split() if use_ocr else []
-    entities = f" {ENTITY_SEP} ".join(post.entity_names).split() if use_entities else []
-    excess = len(post_tokens) + len(ocr) + len(entities) + 2 - max_src_len
-    segments = [ocr, post_tokens, entities]
-    for segment in segments:
-        cut = min(max(excess, 0), len(segment))
-        del segment[len(segment) - cut :]
-        excess -= cut
-    return post_tokens, ocr, entities
-
-
-def build_source(
-    post: Post, vocab: Vocab, *, use_ocr: bool, use_entities: bool, max_src_len: int
-) -> Source:
-    if max_src_len < 2:
-        raise ValueError(f"max_src_len must leave room for the two {SEG}, got {max_src_len}")
-    text, ocr, entities = source_segments(
-        post, use_ocr=use_ocr, use_entities=use_entities, max_src_len=max_src_len
-    )
-    tokens = [*text, SEG, *ocr, SEG, *entities]
-    types = [TYPE_POST] * len(text) + [TYPE_OCR] * (len(ocr) + 1)
-    types += [TYPE_ENTITY] * (len(entities) + 1)
-    oov: dict[str, int] = {}
-    ext_ids = []
-    for token in tokens:
-        if token in vocab:
-            ext_ids.append(vocab.id(token))
-        else:
-            ext_ids.append(oov.setdefault(token, len(vocab) + len(oov)))
-    return Source(
-        tokens=tuple(tokens),
-        types=tuple(types),
-        ids=tuple(vocab.encode(tokens)),
-        ext_ids=tuple(ext_ids),
-        oov_words=tuple(oov),
-        vocab_size=len(vocab),
-    )
-
-
-def _match_label(post: Post) -> float:
-    """TRC-style relevance (`match_label`, else `relevant`) as 1.0/0.0, nan when absent."""
-    for key in ("match_label", "relevant"):
-        value = post.extra.get(key)
-        if value is None:
-            continue
-        if value not in (0, 1):  # also rejects nan and strings
-            raise ValueError(f"post {post.id!r}: {key} must be 0 or 1, got {value!r}")
-        return float(value)
-    return math.nan
-
-
-def _example(
-    post: Post, index: int, source: Source, keyphrase: str | None, vocab: Vocab, labels: LabelSet
-) -> Example:
-    words = tuple(keyphrase.split()) if keyphrase is not None else ()
-    oov = {word: len(vocab) + k for k, word in enumerate(source.oov_words)}
-    label = labels.index(keyphrase) if keyphrase is not None else None
-    return Example(
-        post_id=post.id,
-        post_index=index,
-        source=source,
-        trg_tokens=words,
-        trg_ids=tuple(vocab.encode(words)),
-        trg_ext_ids=tuple(vocab.id(w) if w in vocab else oov.get(w, UNK_ID) for w in words),
-        label=IGNORE_LABEL if label is None else label,
-        match_label=_match_label(post),
-        match_prob=math.nan if post.match is None else post.match,
-        has_image=post.image is not None,
-    )
-
-
-def make_examples(
-    posts: Sequence[Post],
-    vocab: Vocab,
-    labels: LabelSet,
-    *,
-    use_ocr: bool = True,
-    use_entities: bool = True,
-    one2one: bool = True,
-    max_src_len: int = DEFAULT_MAX_SRC_LEN,
-) -> list[Example]:
-    """One row per (post, gold keyphrase) in one2one mode, else one row per post.
-
-    A post without keyphrases (inference) gives one row with an empty target in both modes;
-    with `one2one=False` every row has an empty target and no label (prediction inputs).
-    """
-    examples = []
-    for index, post in enumerate(posts):
-        source = build_source(
-            post, vocab, use_ocr=use_ocr, use_entities=use_entities, max_src_len=max_src_len
-        )
-        targets: list[str | None] = list(post.keyphrases) if one2one else []
-        for keyphrase in targets or [None]:
-            examples.append(_example(post, index, source, keyphrase, vocab, labels))
-    return examples
+T = TypeVar("T")
 
 
 def _pad(rows: Sequence[Sequence[int]], width: int, value: int) -> torch.Tensor:
@@ -255,3 +101,44 @@ def iter_batches(
     for start in range(0, len(order), batch_size):
         chunk = [examples[i] for i in order[start : start + batch_size]]
         yield collate(chunk, grid_lookup=grid_lookup)
+
+
+def length_buckets(
+    lengths: Sequence[int], batch_size: int, *, seed: int | None, pool: int = 50
+) -> list[list[int]]:
+    """Index batches whose rows have similar lengths.
+
+    With a seed: shuffle, sort by length within pools of `pool` batches, cut into batches and
+    shuffle the batch order, so batches stay random but pad little. Without: sorted by length.
+    """
+    order = list(range(len(lengths)))
+    rng = random.Random(seed)
+    if seed is not None:
+        rng.shuffle(order)
+    size = len(order) if seed is None else batch_size * pool
+    groups: list[list[int]] = []
+    for start in range(0, len(order), size):
+        chunk = sorted(order[start : start + size], key=lengths.__getitem__)
+        groups += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    if seed is not None:
+        rng.shuffle(groups)
+    return groups
+
+
+def in_length_order(
+    examples: Sequence[Example],
+    batch_size: int,
+    grid_lookup: GridLookup | None,
+    predict: Callable[[Iterable[Batch]], list[T]],
+) -> list[T]:
+    """`predict` over batches sorted by source length (less padding for beam search), its
+    results put back in the order of `examples`."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    lengths = [len(example.src_tokens) for example in examples]
+    groups = length_buckets(lengths, batch_size, seed=None)
+    batches = (collate([examples[i] for i in g], grid_lookup=grid_lookup) for g in groups)
+    results = predict(batches)
+    order = [i for group in groups for i in group]
+    out: dict[int, T] = dict(zip(order, results, strict=True))
+    return [out[i] for i in range(len(examples))]

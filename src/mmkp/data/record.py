@@ -52,10 +52,6 @@ class Post:
     def entity_names(self) -> list[str]:
         return [entity.name for entity in self.entities]
 
-    def source_text(self) -> str:
-        """X_T = X_S <seg> X_O <seg> X_E as one string, the benchmark's field 0 (eq. 1)."""
-        return f"{self.text} <seg> {self.ocr} <seg> {' ; '.join(self.entity_names)}"
-
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,

@@ -13,26 +13,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mmkp.data.layout import SEG, source_tokens
 from mmkp.data.record import Post
 from mmkp.io import write_json_atomic
 
-PAD, UNK, BOS, EOS, SEG = "<pad>", "<unk>", "<bos>", "<eos>", "<seg>"
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS = (PAD, UNK, BOS, EOS, SEG)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID, SEG_ID = range(len(SPECIALS))
-ENTITY_SEP = ";"  # entity names are joined with " ; " in the source, as in the dataset
 
 VOCAB_FORMAT = "mmkp-vocab"
 LABELS_FORMAT = "mmkp-labels"
-
-
-def source_tokens(post: Post, *, use_ocr: bool = True, use_entities: bool = True) -> list[str]:
-    """The words of X_S, X_O and X_E (without `<seg>`), as counted for the vocabulary."""
-    tokens = post.text.split()
-    if use_ocr:
-        tokens += post.ocr.split()
-    if use_entities:
-        tokens += f" {ENTITY_SEP} ".join(post.entity_names).split()
-    return tokens
 
 
 def normalise_keyphrase(keyphrase: str) -> str:

@@ -23,9 +23,9 @@ from mmkp.decoding.strategy import NEG_INF, Collector, DecodeStrategy, Hypothesi
 class BeamSearch(DecodeStrategy):
     def __init__(
         self,
-        beam_size: int = 10,
+        beam_size: int,
         *,
-        max_len: int = 6,
+        max_len: int,
         bos_id: int,
         eos_id: int,
         blocked_ids: Sequence[int] = (),

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
 from mmkp.data.batch import Batch
 from mmkp.data.vocab import BOS_ID, EOS_ID, PAD_ID, SEG_ID, SPECIALS, UNK, UNK_ID, Vocab
 from mmkp.decoding.beam_search import BeamSearch
+from mmkp.decoding.config import DecodeConfig
 from mmkp.decoding.greedy import GreedySearch
 from mmkp.decoding.protocol import KeyphraseGenerator
 from mmkp.decoding.strategy import DecodeStrategy, Hypothesis
@@ -43,23 +44,22 @@ def nonword_ids(vocab: Vocab) -> tuple[int, ...]:
     return tuple(i for i in range(len(SPECIALS), len(words)) if not words[i].isalnum())
 
 
-def make_strategy(
-    strategy: Literal["beam", "greedy"] | str,
-    *,
-    beam_size: int = 10,
-    max_len: int = 6,
-    penalty: str = "average",
-    blocked_ids: Sequence[int] = BLOCKED_IDS,
-) -> DecodeStrategy:
-    """The search for `strategy` with the vocabulary's special ids and `blocked_ids`."""
+def make_strategy(decode: DecodeConfig, blocked_ids: Sequence[int] = BLOCKED_IDS) -> DecodeStrategy:
+    """The search `decode.strategy` with the vocabulary's special ids and `blocked_ids`."""
     common: dict[str, Any] = dict(
-        max_len=max_len, bos_id=BOS_ID, eos_id=EOS_ID, blocked_ids=blocked_ids, penalty=penalty
+        max_len=decode.max_len,
+        bos_id=BOS_ID,
+        eos_id=EOS_ID,
+        blocked_ids=blocked_ids,
+        penalty=decode.penalty,
     )
-    if strategy == "beam":
-        return BeamSearch(beam_size, **common)
-    if strategy == "greedy":
+    if decode.strategy == "beam":
+        return BeamSearch(decode.beam_size, **common)
+    if decode.strategy == "greedy":
         return GreedySearch(**common)
-    raise ValueError(f"unknown decoding strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+    raise ValueError(
+        f"unknown decoding strategy {decode.strategy!r}; known: {', '.join(STRATEGIES)}"
+    )
 
 
 @torch.no_grad()
@@ -67,32 +67,20 @@ def generate_keyphrases(
     model: KeyphraseGenerator,
     batch: Batch,
     vocab: Vocab,
+    decode: DecodeConfig,
     *,
-    beam_size: int = 10,
-    max_len: int = 6,
-    top_k: int = 5,
-    strategy: Literal["beam", "greedy"] | str = "beam",
-    penalty: str = "average",
-    words_only: bool = True,
-    max_score_gap: float | None = None,
     encoded: Any = None,
 ) -> list[list[ScoredKeyphrase]]:
-    """The `top_k` best distinct keyphrases for every row of `batch`, best first.
+    """The `decode.top_k` best distinct keyphrases for every row of `batch`, best first.
 
     Put the model in eval mode first (dropout would make the search random). Pass `encoded`
-    when `model.encode(batch)` was already computed (e.g. for its diagnostics); `penalty`
-    names the length normalisation (`mmkp.decoding.penalties`); `words_only` blocks
-    punctuation and placeholders (`nonword_ids`), which no hashtag contains; `max_score_gap`
-    drops keyphrases scored more than that below the row's best (None keeps `top_k`).
+    when `model.encode(batch)` was already computed (e.g. for its diagnostics).
+    `decode.words_only` blocks punctuation and placeholders (`nonword_ids`), which no hashtag
+    contains; `decode.max_score_gap` drops keyphrases scored more than that below the row's
+    best (None keeps `top_k`).
     """
-    if top_k < 1:
-        raise ValueError(f"top_k must be >= 1, got {top_k}")
-    if max_score_gap is not None and max_score_gap < 0:
-        raise ValueError(f"max_score_gap must be >= 0, got {max_score_gap}")
-    blocked = BLOCKED_IDS + (nonword_ids(vocab) if words_only else ())
-    search = make_strategy(
-        strategy, beam_size=beam_size, max_len=max_len, penalty=penalty, blocked_ids=blocked
-    )
+    blocked = BLOCKED_IDS + (nonword_ids(vocab) if decode.words_only else ())
+    search = make_strategy(decode, blocked)
     if encoded is None:
         encoded = model.encode(batch)
     state = model.init_decoder_state(batch, encoded)
@@ -100,11 +88,11 @@ def generate_keyphrases(
     return [
         to_keyphrases(
             hyps,
-            source_words(batch, row, vocab, words_only=words_only),
+            source_words(batch, row, vocab, words_only=decode.words_only),
             batch.oov_words[row],
             vocab,
-            top_k,
-            max_score_gap,
+            decode.top_k,
+            decode.max_score_gap,
         )
         for row, hyps in enumerate(hypotheses)
     ]

@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mmkp.data.layout import source_text
 from mmkp.data.record import Post
-from mmkp.evaluation.matching import MatchedPost, Phrase
+from mmkp.evaluation.phrase_match import MatchedPost, Phrase
 
 PrecisionConvention = Literal["standard", "fixed"]
 PRECISION_NOTES = {
@@ -104,7 +105,7 @@ def match_posts(predictions: Sequence[Sequence[str]], posts: Sequence[Post]) -> 
     for keyphrases, post in zip(predictions, posts, strict=True):
         if isinstance(keyphrases, str):
             raise ValueError(f"post {post.id}: predictions must be a list of keyphrases, not a str")
-        item = MatchedPost.build(keyphrases, post.keyphrases, post.source_text())
+        item = MatchedPost.build(keyphrases, post.keyphrases, source_text(post))
         if not item.gold:
             raise ValueError(f"post {post.id} has no gold keyphrases; evaluate labelled posts only")
         matched.append(item)

@@ -1,4 +1,5 @@
-"""Load what users have as images: local files or http(s) URLs, any common format, as RGB.
+"""Load what users have as images: local files, http(s) URLs, encoded bytes or Pillow images, any
+common format, as RGB.
 
 Every failure is an `ImageError` whose message names the image and the problem, so a
 per-post error log (`errors.jsonl`) can say exactly why a post has no image features.
@@ -61,12 +62,16 @@ def read_bytes(ref: str, config: ImageLoadConfig) -> bytes:
     path = Path(ref)
     if not path.is_file():
         raise ImageError(ref, "file not found")
-    size = path.stat().st_size
-    if size == 0:
-        raise ImageError(ref, "empty file (0 bytes)")
-    if size > config.max_bytes:
-        raise ImageError(ref, f"file is {size} bytes, over the {config.max_bytes}-byte limit")
+    _check_size(ref, path.stat().st_size, "file", config)
     return path.read_bytes()
+
+
+def _check_size(ref: str, size: int, kind: str, config: ImageLoadConfig) -> None:
+    """Refuse empty inputs and those over `config.max_bytes`; `kind` names them ("file")."""
+    if size == 0:
+        raise ImageError(ref, f"empty {kind} (0 bytes)")
+    if size > config.max_bytes:
+        raise ImageError(ref, f"{kind} is {size} bytes, over the {config.max_bytes}-byte limit")
 
 
 def _download(url: str, config: ImageLoadConfig) -> bytes:
@@ -98,6 +103,12 @@ def decode(data: bytes, ref: str, config: ImageLoadConfig) -> Image.Image:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
         raise ImageError(ref, "not an image (unknown format)") from exc
+    except OSError as exc:
+        # A known signature with a broken header (e.g. a PNG cut inside its first chunk).
+        raise ImageError(ref, f"corrupt or truncated image ({exc})") from exc
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses headers over twice its own limit before ours can be checked.
+        raise ImageError(ref, f"{exc} (decompression-bomb guard)") from exc
     width, height = image.size
     if width * height > config.max_pixels:
         raise ImageError(
@@ -138,3 +149,24 @@ def load_image(ref: str, config: ImageLoadConfig | None = None) -> Image.Image:
     """Load one image (path or URL) as upright RGB; raises ImageError naming the problem."""
     config = config or ImageLoadConfig()
     return decode(read_bytes(ref, config), ref, config)
+
+
+ImageSource = str | Path | bytes | Image.Image
+
+
+def load_any(image: ImageSource, config: ImageLoadConfig | None = None) -> Image.Image:
+    """A path, URL, encoded bytes or Pillow image as upright RGB; raises ImageError naming it.
+
+    Bytes get a file's checks (size limit, decoding, EXIF, RGB), so an upload is read exactly
+    like the same file on disk. A Pillow image is already decoded: it is only made RGB.
+    """
+    config = config or ImageLoadConfig()
+    if isinstance(image, Image.Image):
+        return to_rgb(image)
+    if isinstance(image, bytes):
+        ref = f"<{len(image)} bytes>"
+        _check_size(ref, len(image), "image", config)
+        return decode(image, ref, config)
+    if isinstance(image, str | Path):
+        return load_image(str(image), config)
+    raise TypeError(f"expected a path, URL, bytes or PIL image, got {type(image).__name__}")

@@ -1,6 +1,6 @@
 """OCR text X_O from an image: RapidOCR (PaddleOCR's PP-OCR models as ONNX, shipped in its wheel).
 
-The benchmark's OCR field is lowercase words only, so `normalise` keeps the alphabetic tokens of
+The benchmark's OCR field is lowercase words only, so `ocr_text` keeps the alphabetic tokens of
 the lines that pass the score threshold, in reading order (top to bottom, left to right). The
 raw lines (text, score, box) are kept beside it for display.
 """
@@ -64,7 +64,7 @@ def reading_order(lines: list[OcrLine]) -> list[OcrLine]:
     return [line for row in rows for line in sorted(row, key=_left)]
 
 
-def normalise(lines: list[OcrLine], min_score: float) -> str:
+def ocr_text(lines: list[OcrLine], min_score: float) -> str:
     """Lowercase alphabetic tokens of the confident lines, in reading order, space separated."""
     kept = [line for line in reading_order(lines) if line.score >= min_score]
     return " ".join(word for line in kept for word in _WORD.findall(line.text.lower()))
@@ -103,7 +103,7 @@ class OcrEngine:
             for text, score, box in zip(output.txts, output.scores, output.boxes, strict=True)
         ]
         ordered = reading_order(lines)
-        return OcrResult(normalise(ordered, self.config.min_score), tuple(ordered))
+        return OcrResult(ocr_text(ordered, self.config.min_score), tuple(ordered))
 
 
 @lru_cache(maxsize=4)

@@ -6,8 +6,11 @@ line per problem: post id, stage, reason) and `journal.jsonl` (the resume log). 
 batches; after each batch its grids and records are fsynced, so a killed run loses at most
 that batch and the next run skips every finished post (and retries posts whose image failed).
 
-Both cores work at once: OCR runs in a worker thread (onnxruntime releases the GIL) on one
-core while the CNN runs on the others.
+Everything per image (loading, OCR, entities, grids) is `ImageFeaturizer`'s, the code the
+predictor uses for one image; `prepare` adds the posts' fields, the store, the journal and
+errors.jsonl. Both cores work at once: the featurizer runs OCR in a worker thread
+(onnxruntime releases the GIL) on one core while the CNN runs on the others, whose count
+`prepare` sets for torch during the run and restores after.
 """
 
 from __future__ import annotations
@@ -17,24 +20,21 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 from tqdm import tqdm
 
 from mmkp.data.errors import ErrorLog
 from mmkp.data.jsonl import read_posts, write_posts
-from mmkp.data.record import Entity, Post
+from mmkp.data.record import Post
 from mmkp.features import backbones
-from mmkp.features.entities import EntityError, EntityProvider, make_provider
-from mmkp.features.entities.local import LocalEntities
-from mmkp.features.grid import extract
-from mmkp.features.images import ImageError, ImageLoadConfig, load_image, resolve
+from mmkp.features.featurizer import PRECOMPUTED, FeaturizerConfig, ImageFeatures, ImageFeaturizer
+from mmkp.features.images import ImageError, resolve
 from mmkp.features.journal import Finished, Journal
-from mmkp.features.ocr import OcrConfig, OcrEngine, OcrResult
 from mmkp.features.store import FeatureWriter
 from mmkp.io import atomic_open
 
@@ -42,14 +42,10 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class PrepareConfig:
-    backbone: str = backbones.DEFAULT_BACKBONE
-    weights: str | None = None  # weights file for the backbone (required for vgg16 / vgg19)
-    entities: str = "local"  # local | precomputed | baidu
-    ocr: bool = True  # False: keep the posts' own `ocr` field
+class PrepareConfig(FeaturizerConfig):
+    """The featurizer's models and limits, and how `prepare` runs them over a file."""
+
     batch_size: int = 16
-    ocr_config: OcrConfig = field(default_factory=OcrConfig)
-    images: ImageLoadConfig = field(default_factory=ImageLoadConfig)
     progress: bool = False  # tqdm bar with rate and ETA (the CLI turns it on)
 
 
@@ -76,91 +72,57 @@ class PrepareSummary:
 
 
 class _Pipeline:
-    """The loaded models and output writers of one run."""
+    """What `prepare` adds around the featurizer: posts' fields, the store and the journal."""
 
-    def __init__(self, config: PrepareConfig, out: Path, ocr_threads: int):
+    def __init__(self, featurizer: ImageFeaturizer, config: PrepareConfig, out: Path):
+        self.featurizer = featurizer
         self.config = config
-        self.spec = backbones.spec(config.backbone)
-        self.backbone = backbones.load_backbone(config.backbone, config.weights)
-        # VGG has no ImageNet head here: local entities then come from the default classifier.
-        classifier = config.backbone if self.spec.classifies else backbones.DEFAULT_BACKBONE
-        self.provider: EntityProvider = make_provider(config.entities, model=classifier)
-        # Same network for grid and entities: one forward pass gives both.
-        self.shared: LocalEntities | None = None
-        if isinstance(self.provider, LocalEntities) and classifier == config.backbone:
-            self.shared = self.provider
-        ocr_config = replace(config.ocr_config, threads=ocr_threads)
-        self.ocr = OcrEngine(ocr_config) if config.ocr else None
-        self.store = FeatureWriter(
-            out / "features", backbone=config.backbone, dim=self.spec.channels
-        )
+        dim = backbones.spec(config.backbone).channels
+        self.store = FeatureWriter(out / "features", backbone=config.backbone, dim=dim)
         self.journal = Journal(out / "journal.jsonl")
 
-    def run_batch(
-        self, posts: Sequence[Post], base: Path, pool: ThreadPoolExecutor
-    ) -> list[Finished]:
+    def run_batch(self, posts: Sequence[Post], base: Path) -> list[Finished]:
         finished = {post.id: Finished(post) for post in posts}
         loaded: list[tuple[Post, Image.Image]] = []
         for post in posts:
-            # Until its image is read: no image-derived inputs (dataset entities stay when
-            # the provider is `precomputed`).
-            post.extra["has_image"] = False
-            if self.ocr is not None:
-                post.ocr = ""
-                post.extra["ocr_lines"] = []
-            if self.provider.name != "precomputed":
-                post.entities = []
+            self._clear(post)
             if post.image is None:
                 continue
             try:
-                loaded.append((post, load_image(resolve(post.image, base), self.config.images)))
+                loaded.append((post, self.featurizer.load(resolve(post.image, base))))
             except ImageError as exc:
                 finished[post.id].errors.append({"stage": "image", "reason": exc.reason})
-        images = [image for _, image in loaded]
-        ocr_job = pool.submit(self._read_all, images) if self.ocr and images else None
-        if images:
-            self._grids_and_entities(loaded, finished)
-        if ocr_job is not None:
-            for (post, _), result in zip(loaded, ocr_job.result(), strict=True):
-                if isinstance(result, Exception):
-                    finished[post.id].errors.append({"stage": "ocr", "reason": str(result)})
-                    result = OcrResult("", ())
-                post.ocr = result.text
-                post.extra["ocr_lines"] = [line.to_json() for line in result.lines]
-        for post, _ in loaded:
-            post.extra["has_image"] = True
+        features = self.featurizer.featurize([image for _, image in loaded])
+        self._store([post for post, _ in loaded], features)
+        for (post, _), found in zip(loaded, features, strict=True):
+            self._fill(post, found)
+            finished[post.id].errors.extend(found.errors)
         return list(finished.values())
 
-    def _read_all(self, images: list[Image.Image]) -> list[OcrResult | Exception]:
-        assert self.ocr is not None
-        results: list[OcrResult | Exception] = []
-        for image in images:
-            try:
-                results.append(self.ocr.read(image))
-            except Exception as exc:  # one image must not end the run: it goes to errors.jsonl
-                results.append(RuntimeError(f"OCR failed: {exc}"))
-        return results
+    def _clear(self, post: Post) -> None:
+        """Until its image is read a post has no image-derived inputs (the dataset's own
+        entities stay with `precomputed`, its own OCR with `ocr=False`)."""
+        post.extra["has_image"] = False
+        if self.config.ocr:
+            post.ocr = ""
+            post.extra["ocr_lines"] = []
+        if self.config.entities != PRECOMPUTED:
+            post.entities = []
 
-    def _grids_and_entities(
-        self, loaded: list[tuple[Post, Image.Image]], finished: dict[str, Finished]
-    ) -> None:
-        posts = [post for post, _ in loaded]
-        images = [image for _, image in loaded]
-        batch = extract(self.backbone, images, with_probs=self.shared is not None)
-        entities: Sequence[list[Entity] | EntityError]
-        if self.shared is not None and batch.probs is not None:
-            entities = self.shared.from_probs(batch.probs)
-        else:
-            entities = self.provider.recognise(posts, images)
-        for post, found in zip(posts, entities, strict=True):
-            if isinstance(found, EntityError):
-                finished[post.id].errors.append({"stage": "entities", "reason": str(found)})
-                post.entities = []
-            else:
-                post.entities = found
+    def _fill(self, post: Post, features: ImageFeatures) -> None:
+        if self.config.entities != PRECOMPUTED:
+            post.entities = features.entities
+        if self.config.ocr:
+            post.ocr = features.ocr.text
+            post.extra["ocr_lines"] = [line.to_json() for line in features.ocr.lines]
+        post.extra["has_image"] = True
+
+    def _store(self, posts: list[Post], features: list[ImageFeatures]) -> None:
+        """Append the grids the store lacks (a resumed run may have written some already)."""
         new = [i for i, post in enumerate(posts) if post.id not in self.store]
         if new:
-            self.store.append([posts[i].id for i in new], batch.grids[new])
+            grids = [features[i].grid for i in new]
+            self.store.append([posts[i].id for i in new], np.stack(grids))
 
 
 def prepare(
@@ -188,24 +150,26 @@ def prepare(
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(torch_threads)
     try:
-        pipeline = _Pipeline(config, out, ocr_threads)
-        todo = [post for post in posts if not pipeline.journal.done(post.id)]
-        summary.skipped = len(posts) - len(todo)
-        with (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmkp-ocr") as pool,
-            tqdm(total=len(todo), unit="post", disable=not config.progress) as bar,
-        ):
-            for start in range(0, len(todo), config.batch_size):
-                chunk = todo[start : start + config.batch_size]
-                done = pipeline.run_batch(chunk, base, pool)
-                pipeline.journal.append(done)
-                _count(summary, done)
-                bar.update(len(chunk))
+        with ImageFeaturizer(_with_ocr_threads(config, ocr_threads)) as featurizer:
+            pipeline = _Pipeline(featurizer, config, out)
+            todo = [post for post in posts if not pipeline.journal.done(post.id)]
+            summary.skipped = len(posts) - len(todo)
+            with tqdm(total=len(todo), unit="post", disable=not config.progress) as bar:
+                for start in range(0, len(todo), config.batch_size):
+                    chunk = todo[start : start + config.batch_size]
+                    done = pipeline.run_batch(chunk, base)
+                    pipeline.journal.append(done)
+                    _count(summary, done)
+                    bar.update(len(chunk))
     finally:
         torch.set_num_threads(previous_threads)
     _write_outputs(out, posts, pipeline.journal, bad)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _with_ocr_threads(config: PrepareConfig, threads: int) -> PrepareConfig:
+    return replace(config, ocr_config=replace(config.ocr_config, threads=threads))
 
 
 def _unique(posts: list[Post], bad: ErrorLog, source: Path) -> list[Post]:

@@ -1,4 +1,4 @@
-"""What the model returns: the encoder's results (`Encoded`) and the training losses (`Losses`)."""
+"""What family members return: encoder results (`Encoded`) and named loss terms (`Losses`)."""
 
 from __future__ import annotations
 
@@ -6,32 +6,20 @@ from dataclasses import dataclass
 
 import torch
 
-LOSS_TERMS = ("itm", "irtm", "cla", "gen")
-
-
-@dataclass
-class FilteredImage:
-    """The image branch after the noise filter (all None without an image grid)."""
-
-    regions: torch.Tensor | None = None  # (B, R, d) H_I (eq. 2)
-    region_mask: torch.Tensor | None = None  # (B, R) bool, False on rows without an image
-    filtered: torch.Tensor | None = None  # (B, R, d) H_I' (eq. 5)
-    match_logit: torch.Tensor | None = None  # (B,) the matcher's logit (eq. 3)
-    match_score: torch.Tensor | None = None  # (B,) s_c; 0 on rows without an image
-    region_scores: torch.Tensor | None = None  # (B, R) A (eq. 4); 0 on rows without an image
-
 
 @dataclass
 class Encoded:
-    """Everything `MMKP.encode` computes for a batch (shapes for B rows, L tokens, R regions)."""
+    """A batch after a model's encoders (shapes for B rows, L tokens, R regions). The decoding
+    fields are set by models with a generator, `label_logits` by models with a classifier,
+    the image fields by models that read image grids (MM-MKP's noise filter)."""
 
-    memory: torch.Tensor  # (B, L, d) text encoder states H_T
-    src_mask: torch.Tensor  # (B, L) bool
-    text: torch.Tensor  # (B, d) M_T (eq. 1)
-    final: torch.Tensor  # (B, d) last Bi-GRU states: the decoder's s_0
-    fused: torch.Tensor  # (B, d) H_f (eq. 6)
-    label_logits: torch.Tensor  # (B, num_labels) classifier logits (eq. 7)
-    regions: torch.Tensor | None = None  # (B, R, d) H_I (eq. 2); None without an image branch
+    memory: torch.Tensor | None = None  # (B, L, d) text encoder states H_T
+    src_mask: torch.Tensor | None = None  # (B, L) bool
+    text: torch.Tensor | None = None  # (B, d) pooled text M_T (eq. 1)
+    final: torch.Tensor | None = None  # (B, d) last encoder states: the decoder's s_0
+    fused: torch.Tensor | None = None  # (B, d) H_f (eq. 6), added at every decoding step
+    label_logits: torch.Tensor | None = None  # (B, num_labels) classifier logits (eq. 7)
+    regions: torch.Tensor | None = None  # (B, R, d) H_I (eq. 2)
     region_mask: torch.Tensor | None = None  # (B, R) bool, False on rows without an image
     filtered: torch.Tensor | None = None  # (B, R, d) H_I' (eq. 5), what the classifier sees
     match_logit: torch.Tensor | None = None  # (B,) the matcher's logit (eq. 3)
@@ -39,22 +27,16 @@ class Encoded:
     region_scores: torch.Tensor | None = None  # (B, R) A (eq. 4); 0 on rows without an image
 
 
-@dataclass
-class Losses:
-    """Each term is a scalar, or None when not requested or not applicable (see MMKP.losses)."""
-
-    itm: torch.Tensor | None = None  # eq. 16
-    irtm: torch.Tensor | None = None  # eq. 17
-    cla: torch.Tensor | None = None  # classifier cross-entropy
-    gen: torch.Tensor | None = None  # eq. 19
+class Losses(dict[str, torch.Tensor]):
+    """Scalar loss terms by name (each model owns its names, e.g. MM-MKP's itm, irtm, cla,
+    gen); a term that was not requested or does not apply is absent."""
 
     @property
     def total(self) -> torch.Tensor:
         """The sum of the present terms (eq. 15 in stage 1, eq. 19 alone in stage 2)."""
-        present = [term for term in (self.itm, self.irtm, self.cla, self.gen) if term is not None]
-        if not present:
+        if not self:
             raise ValueError(
                 "no loss term applies: every requested term is switched off or needs an image "
                 "grid the batch does not carry"
             )
-        return torch.stack(present).sum()
+        return torch.stack(list(self.values())).sum()

@@ -10,9 +10,8 @@ import torch
 from tqdm import tqdm
 
 from mmkp.data.batch import Batch
-from mmkp.model.mmkp import MMKP
-
-LOSS_TERMS = ("itm", "irtm", "cla", "gen")
+from mmkp.model.outputs import Losses
+from mmkp.model.protocol import KeyphraseModel
 
 
 @dataclass
@@ -36,13 +35,10 @@ class _Mean:
         self.rows = 0
         self.sums: dict[str, float] = {}
 
-    def add(self, losses: object, rows: int) -> None:
+    def add(self, losses: Losses, rows: int) -> None:
         self.rows += rows
-        values = {"loss": float(losses.total.detach())}  # type: ignore[attr-defined]
-        for name in LOSS_TERMS:
-            term = getattr(losses, name)
-            if term is not None:
-                values[name] = float(term.detach())
+        values = {"loss": float(losses.total.detach())}
+        values.update({name: float(term.detach()) for name, term in losses.items()})
         for name, value in values.items():
             self.sums[name] = self.sums.get(name, 0.0) + value * rows
 
@@ -55,7 +51,7 @@ class _Mean:
 
 
 def train_epoch(
-    model: MMKP,
+    model: KeyphraseModel,
     batches: Iterable[Batch],
     optimizer: torch.optim.Optimizer,
     *,
@@ -71,7 +67,7 @@ def train_epoch(
     with tqdm(total=total, desc=desc, unit="batch", leave=False, disable=None) as bar:
         for batch in batches:
             optimizer.zero_grad(set_to_none=True)
-            losses = model.losses(batch, terms)
+            losses = model(batch, terms)
             losses.total.backward()
             if grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, grad_clip)
@@ -84,10 +80,12 @@ def train_epoch(
 
 
 @torch.no_grad()
-def evaluate_loss(model: MMKP, batches: Iterable[Batch], *, terms: Collection[str]) -> PassResult:
+def evaluate_loss(
+    model: KeyphraseModel, batches: Iterable[Batch], *, terms: Collection[str]
+) -> PassResult:
     """Mean loss of `terms` without dropout or gradients (the dev loss)."""
     model.eval()
     mean, start = _Mean(), time.perf_counter()
     for batch in batches:
-        mean.add(model.losses(batch, terms), batch.size)
+        mean.add(model(batch, terms), batch.size)
     return mean.result(time.perf_counter() - start)

@@ -17,23 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmkp.config import ExperimentConfig
-from mmkp.data.batching import make_examples
+from mmkp.data.batch import GridLookup
 from mmkp.data.record import Post
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.evaluation.metrics import EvaluationResult, evaluate
-from mmkp.evaluation.predictions import Prediction, write_predictions
+from mmkp.evaluation.prediction_files import write_predictions
+from mmkp.inference.checkpoint import LABELS_FILE, VOCAB_FILE, export_model
+from mmkp.inference.predictor import Predictor
 from mmkp.io import write_json_atomic
-from mmkp.training.checkpoint import LABELS_FILE, VOCAB_FILE, export_model, load_checkpoint
-from mmkp.training.data import (
-    TrainingData,
-    example_options,
-    in_length_order,
-    load_split,
-    open_grids,
-    prepare_data,
-)
-from mmkp.training.predictions import generate_texts
+from mmkp.training.config import ExperimentConfig
+from mmkp.training.data import TrainingData, load_split, prepare_data
 from mmkp.training.recipe import EpochCallback
 from mmkp.training.stage1 import Stage1Recipe
 from mmkp.training.stage2 import Stage2Recipe
@@ -71,31 +64,27 @@ def run_training(
     splits = {"dev": data.dev_posts}
     if config.data.test is not None:
         splits["test"] = load_split(config.data.test)
+    predictor = Predictor.load(model_dir)
     for split, posts in splits.items():
-        run.scores[split] = score_model(model_dir, posts, out / f"{split}_predictions.jsonl")
+        path = out / f"{split}_predictions.jsonl"
+        run.scores[split] = score_model(
+            predictor, posts, path, config.train.eval_batch_size, data.grid_lookup
+        )
         write_json_atomic(out / f"{split}_scores.json", run.scores[split].to_dict())
     return run
 
 
-def score_model(model_dir: Path, posts: list[Post], predictions_path: Path) -> EvaluationResult:
-    """Beam-search the posts with a saved model, write the predictions, return the scores."""
-    checkpoint = load_checkpoint(model_dir)
-    data = checkpoint.config.data
-    examples = make_examples(
-        posts, checkpoint.vocab, checkpoint.labels, one2one=False, **example_options(data)
-    )
-    texts = in_length_order(
-        examples,
-        checkpoint.config.train.eval_batch_size,
-        open_grids(data),
-        lambda batches: generate_texts(
-            checkpoint.model, batches, checkpoint.vocab, checkpoint.config.decode
-        ),
-    )
-    write_predictions(
-        predictions_path, [Prediction(p.id, kps) for p, kps in zip(posts, texts, strict=True)]
-    )
-    return evaluate(texts, posts)
+def score_model(
+    predictor: Predictor,
+    posts: list[Post],
+    predictions_path: Path,
+    batch_size: int,
+    grid_lookup: GridLookup | None,
+) -> EvaluationResult:
+    """Predict the posts with a saved model, write the predictions, return the scores."""
+    results = list(predictor.predict_many(posts, batch_size, grid_lookup=grid_lookup))
+    write_predictions(predictions_path, [result.to_prediction() for result in results])
+    return evaluate([result.texts for result in results], posts)
 
 
 def _record_config(out: Path, config: ExperimentConfig, *, resume: bool) -> None:

@@ -1,4 +1,4 @@
-"""The recipe protocol (setup, train, save_checkpoint) and the epoch loop both stages share.
+"""The stage recipe (setup, train, save_checkpoint) both stages follow, and its epoch loop.
 
 A stage directory holds `last/` (resumable: trainer state, optimizer, RNG), `best/` (the
 best epoch on the dev split), `metrics.jsonl` and `curves.png`. The stage's config says what
@@ -13,39 +13,32 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 import numpy as np
 import torch
 from safetensors.torch import load_model
 
-from mmkp.config import ExperimentConfig, StageConfig
 from mmkp.data.batch import Batch
+from mmkp.data.batching import in_length_order
+from mmkp.decoding.heads import Head, predict_keyphrases
 from mmkp.evaluation.metrics import evaluate
-from mmkp.model.mmkp import MMKP
-from mmkp.training.checkpoint import (
-    MODEL_FILE,
+from mmkp.inference.checkpoint import MODEL_FILE
+from mmkp.model.protocol import KeyphraseModel
+from mmkp.training.config import ExperimentConfig, StageConfig
+from mmkp.training.curves import plot_curves, write_metrics
+from mmkp.training.data import TrainingData
+from mmkp.training.early_stopping import EarlyStopping
+from mmkp.training.loop import PassResult, evaluate_loss, train_epoch
+from mmkp.training.state import (
     TrainerState,
     read_trainer_state,
     restore_training,
-    save_checkpoint,
+    save_training_checkpoint,
 )
-from mmkp.training.curves import plot_curves, write_metrics
-from mmkp.training.data import TrainingData, in_length_order
-from mmkp.training.early_stopping import EarlyStopping
-from mmkp.training.loop import PassResult, evaluate_loss, train_epoch
-from mmkp.training.predictions import classify_texts, generate_texts
 
 log = logging.getLogger("mmkp.training")
 EpochCallback = Callable[[str, int], None]  # (stage name, finished epoch), e.g. to interrupt
-
-
-class Recipe(Protocol):
-    def setup(self) -> None: ...
-
-    def train(self) -> None: ...
-
-    def save_checkpoint(self, *, best: bool) -> None: ...
 
 
 def seed_everything(seed: int, *, threads: int) -> None:
@@ -83,23 +76,30 @@ class StageRecipe:
         return getattr(self.config.train, self.name)
 
     # -- what a stage defines -------------------------------------------------------------
-    def build_model(self) -> MMKP:
+    def build_model(self) -> KeyphraseModel:
         """The starting model; parameters the stage does not train have requires_grad off."""
         raise NotImplementedError
 
+    @property
+    def head(self) -> Head:
+        """What the stage's predictions come from: beam search when the stage trains the
+        generator (or the model has no classifier), else the classifier's top labels."""
+        trains_generator = "gen" in self.stage.terms and self.model.has_generator
+        return "generator" if trains_generator or not self.model.has_classifier else "classifier"
+
     def dev_predictions(self) -> list[list[str]]:
-        """Ranked keyphrases for each dev post (for metric-based early stopping): beam search
-        when the stage trains the generator, else the classifier's top labels."""
-        if "gen" in self.stage.terms:
-            decode = self.config.decode
+        """Ranked keyphrases for each dev post (for metric-based early stopping)."""
+        self.model.eval()
+        data, decode, head = self.data, self.config.decode, self.head
 
-            def predict(batches: Iterable[Batch]) -> list[list[str]]:
-                return generate_texts(self.model, batches, self.data.vocab, decode)
-        else:
-            top_k = self.config.decode.top_k
-
-            def predict(batches: Iterable[Batch]) -> list[list[str]]:
-                return classify_texts(self.model, batches, self.data.labels, top_k)
+        def predict(batches: Iterable[Batch]) -> list[list[str]]:
+            return [
+                [kp.text for kp in row]
+                for batch in batches
+                for row in predict_keyphrases(
+                    self.model, batch, data.vocab, data.labels, decode, head=head
+                )
+            ]
 
         return in_length_order(
             self.data.dev_post_examples,
@@ -159,12 +159,12 @@ class StageRecipe:
             self.save_checkpoint(best=False)
 
     def save_checkpoint(self, *, best: bool) -> None:
-        save_checkpoint(
+        save_training_checkpoint(
             self.dir / ("best" if best else "last"),
             model=self.model,
             vocab=self.data.vocab,
             labels=self.data.labels,
-            config=self.config,
+            config=self.config.inference_config(backbone=self.data.backbone),
             trainer=self.state,
             optimizer=self.optimizer,
         )

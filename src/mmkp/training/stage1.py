@@ -9,22 +9,23 @@ keyphrase classifier are trained together, before any generation:
 
 `train.stage1.terms` may add "gen" to train the generator jointly, as the first phase of the
 paper's public code does. The model starts from random weights, with word embeddings from
-GloVe when the model config names vectors. Early stopping watches the dev loss of the terms
-or a keyphrase metric of the classifier's top-k labels (of beam search when "gen" is trained).
+GloVe when the model config names vectors; `model.name` picks the family member. Early
+stopping watches the dev loss of the terms or a keyphrase metric of the classifier's top-k
+labels (of beam search when "gen" is trained).
 """
 
 from __future__ import annotations
 
-from mmkp.model.build import build_model
-from mmkp.model.embeddings import load_embeddings
-from mmkp.model.mmkp import MMKP
+from mmkp.model.modules.embeddings import load_embeddings
+from mmkp.model.protocol import KeyphraseModel
+from mmkp.model.registry import build_model
 from mmkp.training.recipe import StageRecipe
 
 
 class Stage1Recipe(StageRecipe):
     name = "stage1"
 
-    def build_model(self) -> MMKP:
+    def build_model(self) -> KeyphraseModel:
         vocab, labels = self.data.vocab, self.data.labels
         embeddings = load_embeddings(self.config.model, vocab)
         return build_model(self.config.model, vocab, labels, embeddings=embeddings)

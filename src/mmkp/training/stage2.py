@@ -2,9 +2,10 @@
 
 The model starts from stage 1's best checkpoint. As in the paper's public code
 (`-fix_classifier 1` in its second phase), only the generator learns by default
-(`train.stage2.trainable: [decoder, generator]`); the encoders (with the word embeddings the
-decoder shares), the noise filter and the classifier stay as stage 1 left them, so the
-classifier's top-k keyphrases that the copy mechanism reads keep the meaning L_cla gave them.
+(`train.stage2.trainable: default`, MM-MKP's `fine_tune_modules`: decoder and generator);
+the encoders (with the word embeddings the decoder shares), the noise filter and the
+classifier stay as stage 1 left them, so the classifier's top-k keyphrases that the copy
+mechanism reads keep the meaning L_cla gave them.
 `trainable: null` trains everything. Early stopping watches the dev generation loss or a
 keyphrase metric of beam-search predictions on the dev posts; the starting model is scored
 first ("epoch 0"), so stage 2 keeps stage 1's model unless an epoch beats it.
@@ -15,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-from mmkp.model.mmkp import MMKP
-from mmkp.training.checkpoint import load_checkpoint
+from mmkp.inference.checkpoint import load_checkpoint
+from mmkp.model.protocol import KeyphraseModel
 from mmkp.training.recipe import StageRecipe
 
 
@@ -28,7 +29,7 @@ class Stage2Recipe(StageRecipe):
     def stage1_best(self) -> Path:
         return self.dir.parent / "stage1" / "best"
 
-    def build_model(self) -> MMKP:
+    def build_model(self) -> KeyphraseModel:
         model = load_checkpoint(self.stage1_best).model
         trainable = self.config.train.stage2.trainable
         if trainable is not None:
@@ -36,7 +37,7 @@ class Stage2Recipe(StageRecipe):
         return model
 
 
-def train_only(model: MMKP, modules: Collection[str]) -> None:
+def train_only(model: KeyphraseModel, modules: Collection[str]) -> None:
     """Gradients only for parameters of the named top-level modules (e.g. "decoder")."""
     children = {name for name, _ in model.named_children()}
     unknown = sorted(set(modules) - children)

@@ -21,11 +21,12 @@ from pathlib import Path
 from mmkp.data.errors import ErrorLog, RecordError
 from mmkp.data.formats.aligned import NumberedPosts, attach_side_files
 from mmkp.data.jsonl import iter_lines
+from mmkp.data.layout import ENTITY_JOIN, SEG
 from mmkp.data.record import Entity, Post
 from mmkp.io import atomic_open
 
 NUM_FIELDS = 6
-SEP, SEG, ENTITY_JOIN = "<sep>", "<seg>", " ; "
+SEP = "<sep>"  # between the fields of a line
 _TENSOR = re.compile(r"tensor\(\[\[\s*([-+0-9.eE]+)\s*,\s*([-+0-9.eE]+)\s*\]\]\)")
 RAW_SOURCE, RAW_ENTITIES, RAW_TENSOR = "ocr_kw_source", "ocr_kw_entities", "match_tensor"
 

@@ -1,0 +1,149 @@
+"""The demo experiment: the whole system end to end on generated data, scored per kind of post.
+
+The run is a list of `Step`s sharing one `DemoState`: generate posts with real images, read
+the images (`prepare`: OCR, visual entities, 7x7 grids), fit the baselines, train MM-MKP
+(both stages, the packaged `configs/synthetic.yaml`), predict the test posts and score every
+system overall and per kind of post. Each step that produces predictions adds a row with
+`state.add_system`. The run folder it leaves (data/, prepared/, config.yaml) is what
+benchmarks/synthetic_model.py trains its variants on.
+
+    OUT/data/                      generated splits and images, plus all.jsonl for prepare
+    OUT/prepared/                  enriched splits and the feature store
+    OUT/config.yaml                the packaged training config
+    OUT/mm-mkp/                    the training run (see mmkp.training.pipeline)
+    OUT/predictions/NAME.jsonl     each system's test predictions
+    OUT/scores.json                system -> `KindScores`
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from mmkp.data.jsonl import read_posts, write_posts
+from mmkp.data.record import Post
+from mmkp.data.synthetic import KINDS, SPLITS, generate
+from mmkp.evaluation.prediction_files import Prediction, read_predictions, write_predictions
+from mmkp.experiments.kinds import ALL, KindScores, score_by_kind
+from mmkp.features.prepare import prepare
+from mmkp.io import write_json_atomic
+from mmkp.retrieval.registry import build_baseline
+from mmkp.training.config import load_config
+from mmkp.training.pipeline import run_training
+
+BASELINES = ("frequency", "knn")
+TABLE_METRICS = ("F1@1", "F1@3", "F1@5", "MAP@5")
+
+
+@dataclass
+class DemoState:
+    """What the steps share: the run folder, the data, and the scored systems so far."""
+
+    out: Path
+    seed: int
+    sizes: tuple[int, int, int]  # train, dev, test posts
+    train: list[Post] = field(default_factory=list)
+    dev: list[Post] = field(default_factory=list)
+    test: list[Post] = field(default_factory=list)
+    scores: dict[str, KindScores] = field(default_factory=dict)  # by system name
+
+    def add_system(self, name: str, predictions: list[Prediction]) -> None:
+        """Write a system's test predictions and score them overall and per planted kind."""
+        write_predictions(self.out / "predictions" / f"{name}.jsonl", predictions)
+        self.scores[name] = score_by_kind(predictions, self.test)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of the run; it may return a note for the user (e.g. images that failed)."""
+
+    name: str
+    run: Callable[[DemoState], str | None]
+
+
+@dataclass(frozen=True)
+class StepDone:
+    """A finished step as the caller reports it: its place in the run, time and note."""
+
+    number: int
+    total: int
+    name: str
+    seconds: float
+    note: str | None
+
+
+def generate_step(state: DemoState) -> None:
+    n_train, n_dev, n_test = state.sizes
+    data = generate(
+        state.out / "data", n_train=n_train, n_dev=n_dev, n_test=n_test, seed=state.seed
+    )
+    state.train, state.dev, state.test = (read_posts(p) for p in (data.train, data.dev, data.test))
+
+
+def prepare_step(state: DemoState) -> str | None:
+    """One `prepare` run over all splits (one feature store), then the enriched splits apart."""
+    data, prepared = state.out / "data", state.out / "prepared"
+    splits = {"train": state.train, "dev": state.dev, "test": state.test}
+    write_posts(data / "all.jsonl", [post for posts in splits.values() for post in posts])
+    # prepare resumes by post id, and a rerun with another --seed reuses the ids: start clean.
+    shutil.rmtree(prepared, ignore_errors=True)
+    summary = prepare(data / "all.jsonl", prepared)
+    enriched = {post.id: post for post in read_posts(prepared / "posts.jsonl")}
+    for split, posts in splits.items():
+        write_posts(prepared / f"{split}.jsonl", [enriched[post.id] for post in posts])
+    state.train, state.dev, state.test = (
+        read_posts(prepared / f"{split}.jsonl") for split in SPLITS
+    )
+    if summary.image_failures:
+        return f"{summary.image_failures} images failed; see {prepared / 'errors.jsonl'}"
+    return None
+
+
+def baselines_step(state: DemoState) -> None:
+    for name in BASELINES:
+        state.add_system(name, build_baseline(name).fit(state.train).predict(state.test))
+
+
+def train_step(state: DemoState) -> None:
+    """Both stages with the packaged config, copied next to the data its paths name."""
+    config_path = state.out / "config.yaml"
+    with resources.as_file(resources.files("mmkp") / "configs" / "synthetic.yaml") as packaged:
+        shutil.copyfile(packaged, config_path)
+    run = run_training(load_config(config_path), state.out / "mm-mkp")
+    state.add_system("mm-mkp", read_predictions(run.out_dir / "test_predictions.jsonl"))
+
+
+STEPS = (
+    Step("generate data", generate_step),
+    Step("read images (OCR, entities, grids)", prepare_step),
+    Step("baselines", baselines_step),
+    Step("train MM-MKP (stage 1, stage 2) and predict", train_step),
+)
+
+
+def run_demo(state: DemoState, on_step: Callable[[StepDone], None]) -> Path:
+    """Run every step in order, telling `on_step` after each; write and return scores.json."""
+    for number, step in enumerate(STEPS, start=1):
+        start = time.perf_counter()
+        note = step.run(state)
+        on_step(StepDone(number, len(STEPS), step.name, time.perf_counter() - start, note))
+    scores_path = state.out / "scores.json"
+    write_json_atomic(scores_path, state.scores)
+    return scores_path
+
+
+def format_table(scores: dict[str, KindScores]) -> str:
+    """Overall metrics per system, then F1@1 on each kind of post (see docs/synthetic.md)."""
+    groups = [kind for kind in KINDS if any(kind in s for s in scores.values())]
+    header = f"{'system':<14}" + "".join(f"{m:>8}" for m in TABLE_METRICS)
+    header += "".join(f"{'F1@1 ' + g:>14}" for g in groups)
+    lines = [header]
+    for name, by_group in scores.items():
+        row = f"{name:<14}" + "".join(f"{by_group[ALL][m]:8.2f}" for m in TABLE_METRICS)
+        row += "".join(f"{by_group[g]['F1@1']:14.2f}" for g in groups)
+        lines.append(row)
+    return "\n".join(lines)

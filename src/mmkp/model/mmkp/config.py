@@ -1,0 +1,76 @@
+"""Sizes and ablation switches of the MM-MKP network (one frozen dataclass, loaded from YAML).
+
+Every ablation of the paper's Table 2 is one field here (the data ablations w/o OCR and w/o
+visual entities are `data.use_ocr` / `data.use_entities`: they change the input X_T, not the
+network). docs/model.md says what each switch removes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from mmkp.model.config import ModelConfig
+
+MMKP_LOSS_TERMS = ("itm", "irtm", "cla", "gen")
+
+
+@dataclass(frozen=True)
+class MMKPConfig(ModelConfig):
+    name: str = "mmkp"
+    # Sizes. d = 2 * hidden_size is the width of everything after the Bi-GRU text encoder.
+    hidden_size: int = 150  # per GRU direction
+    num_heads: int = 4  # cross-attention heads of the matcher and the classifier (eq. 3, 6)
+    image_dim: int = 1280  # channels C of the (49, C) image grid features
+    dropout: float = 0.1
+    classifier_top_k: int = 5  # keyphrases whose words the decoder may copy (eq. 13)
+
+    # Ablations (paper Table 2 and the issue's extra switches).
+    use_image: bool = True  # False: text-only, no image branch at all
+    noise_filter: bool = True  # False: w/o the whole noise filtering module (H_I unfiltered)
+    image_text_matching: bool = True  # False: w/o image-text matching (no s_c, no L_itm)
+    region_text_matching: bool = True  # False: w/o region-text matching (no A, no L_irtm)
+    match_source: Literal["itm", "precomputed"] = "itm"  # where s_c comes from
+    use_itm_loss: bool = True  # False: w/o L_itm
+    use_irtm_loss: bool = True  # False: w/o L_irtm
+    use_cla_loss: bool = True  # False: w/o L_cla
+    use_classifier_copy: bool = True  # False: the decoder copies only from the source (eq. 13)
+
+    loss_terms: ClassVar[tuple[str, ...]] = MMKP_LOSS_TERMS
+    # Stage 2 trains the generator only by default, as the paper's public code does.
+    fine_tune_modules: ClassVar[tuple[str, ...] | None] = ("decoder", "generator")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.name != "mmkp":
+            raise ValueError(f"MMKPConfig is model 'mmkp', got name {self.name!r}")
+        for name in ("hidden_size", "num_heads", "image_dim", "classifier_top_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.size % self.num_heads:
+            raise ValueError(
+                f"2 * hidden_size ({self.size}) must be divisible by num_heads ({self.num_heads})"
+            )
+
+    @property
+    def size(self) -> int:
+        """d: the Bi-GRU output width, shared by H_I, M_T, H_f and the decoder state."""
+        return 2 * self.hidden_size
+
+    @property
+    def uses_matching(self) -> bool:
+        """Whether s_c exists (coarse-grained filter, eq. 3)."""
+        return self.use_image and self.noise_filter and self.image_text_matching
+
+    @property
+    def uses_classifier(self) -> bool:
+        """Whether the keyphrase classifier (and H_f, its fusion of text and image) exists:
+        only when L_cla trains it or the decoder copies from its top labels."""
+        return self.use_cla_loss or self.use_classifier_copy
+
+    @property
+    def uses_regions(self) -> bool:
+        """Whether A exists (fine-grained filter, eq. 4-5)."""
+        return self.use_image and self.noise_filter and self.region_text_matching

@@ -1,0 +1,266 @@
+"""MM-MKP (paper section 3), readable top to bottom.
+
+    encode:   X_T --TextEncoder--> H_T, M_T                                   (eq. 1)
+              grid --ImageEncoder--> H_I                                      (eq. 2)
+              M_T, H_I --ImageTextMatcher--> s_c                              (eq. 3)
+              M_T, H_I, s_c --RegionFilter--> A, H_I' = sigmoid(A) (.) H_I    (eq. 4-5)
+              M_T, H_I' --KeyphraseClassifier--> H_f, label logits            (eq. 6-7)
+    decode:   y_{j-1}, s_{j-1}, H_T --Decoder--> s_j, alpha_j, c_j            (eq. 8-9)
+              [e(y_{j-1}); s_j; c_j + H_f] --CopyGenerator--> P(y_j)          (eq. 10-14)
+    losses:   stage 1: L_itm + L_irtm + L_cla (eq. 15-17); stage 2: L_gen (eq. 19)
+
+Ablation switches live in MMKPConfig; modules a configuration does not use are not built
+(without L_cla and without the classifier copy there is no classifier, hence no H_f).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from mmkp.data.batch import Batch
+from mmkp.data.layout import TYPE_POST
+from mmkp.data.vocab import PAD_ID, UNK_ID, LabelSet, Vocab
+from mmkp.model.config import ModelConfig
+from mmkp.model.mmkp.config import MMKPConfig
+from mmkp.model.modules.classifier import KeyphraseClassifier, classification_loss
+from mmkp.model.modules.copy_generator import (
+    CopyGenerator,
+    LabelCopy,
+    generation_loss,
+    label_copy,
+)
+from mmkp.model.modules.decoder import Decoder, DecoderState
+from mmkp.model.modules.embeddings import PretrainedEmbeddings, init_word_embeddings
+from mmkp.model.modules.image_encoder import ImageEncoder, ImageEncoding
+from mmkp.model.modules.image_text_matcher import ImageTextMatcher, matching_loss
+from mmkp.model.modules.region_filter import RegionFilter, region_loss
+from mmkp.model.modules.text_encoder import TextEncoder, TextEncoding
+from mmkp.model.outputs import Encoded, Losses
+from mmkp.model.protocol import INPUT_GRID, INPUT_TEXT
+
+
+@dataclass
+class FilteredImage:
+    """The image branch after the noise filter (all None without an image grid)."""
+
+    regions: torch.Tensor | None = None  # (B, R, d) H_I (eq. 2)
+    region_mask: torch.Tensor | None = None  # (B, R) bool, False on rows without an image
+    filtered: torch.Tensor | None = None  # (B, R, d) H_I' (eq. 5)
+    match_logit: torch.Tensor | None = None  # (B,) the matcher's logit (eq. 3)
+    match_score: torch.Tensor | None = None  # (B,) s_c; 0 on rows without an image
+    region_scores: torch.Tensor | None = None  # (B, R) A (eq. 4); 0 on rows without an image
+
+
+class MMKP(nn.Module):
+    has_generator: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        config: MMKPConfig,
+        *,
+        vocab_size: int,
+        label_word_ids: torch.Tensor,
+        embeddings: PretrainedEmbeddings | None = None,
+    ):
+        super().__init__()
+        if config.uses_classifier and (label_word_ids.dim() != 2 or label_word_ids.size(0) == 0):
+            raise ValueError(
+                "label_word_ids must be (num_labels >= 1, max_kp_len), got shape "
+                f"{tuple(label_word_ids.shape)}: the classifier needs training keyphrases"
+            )
+        self.config = config
+        self.vocab_size = vocab_size
+        d, e, c = config.size, config.emb_size, config
+        self.text_encoder = TextEncoder(vocab_size, e, c.hidden_size, c.dropout)
+        self.image_encoder = ImageEncoder(c.image_dim, d, c.dropout) if c.use_image else None
+        self.matcher = ImageTextMatcher(d, c.num_heads, c.dropout) if c.uses_matching else None
+        self.region_filter = RegionFilter(d) if c.uses_regions else None
+        self.classifier = None
+        if c.uses_classifier:
+            self.classifier = KeyphraseClassifier(
+                d, label_word_ids.size(0), c.num_heads, c.dropout, use_image=c.use_image
+            )
+        self.decoder = Decoder(e, d)
+        self.generator = CopyGenerator(
+            e + 2 * d, d, vocab_size, c.dropout, classifier_copy=c.use_classifier_copy
+        )
+        self.input_dropout = nn.Dropout(c.dropout)
+        # Rebuilt from labels.json with the model, so not part of the saved state.
+        self.register_buffer("label_word_ids", label_word_ids.long(), persistent=False)
+        # The word table is shared by the decoder.
+        init_word_embeddings(
+            self.text_encoder.embedding, embeddings, others=(self.text_encoder.type_embedding,)
+        )
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        return frozenset({INPUT_TEXT, INPUT_GRID} if self.config.use_image else {INPUT_TEXT})
+
+    @property
+    def has_classifier(self) -> bool:
+        return self.classifier is not None
+
+    # ----------------------------------------------------------------------------- encoding
+    def encode(self, batch: Batch) -> Encoded:
+        """Encoders, noise filter and classifier for a batch (eq. 1-7)."""
+        text = self.text_encoder(batch.src_ids, batch.src_types, batch.src_mask)
+        image = self._encode_image(batch)
+        noise = FilteredImage() if image is None else self._filter_noise(batch, text, image)
+        fused = logits = None
+        if self.classifier is not None:
+            fused = self.classifier.fuse(text.pooled, noise.filtered, noise.region_mask)  # H_f
+            logits = self.classifier(fused)
+        return Encoded(
+            memory=text.memory,
+            src_mask=batch.src_mask,
+            text=text.pooled,
+            final=text.final,
+            fused=fused,
+            label_logits=logits,
+            regions=noise.regions,
+            region_mask=noise.region_mask,
+            filtered=noise.filtered,
+            match_logit=noise.match_logit,
+            match_score=noise.match_score,
+            region_scores=noise.region_scores,
+        )
+
+    def _encode_image(self, batch: Batch) -> ImageEncoding | None:
+        if self.image_encoder is None or batch.grid is None:
+            return None
+        return self.image_encoder(batch.grid, batch.has_image)
+
+    def _filter_noise(
+        self, batch: Batch, text: TextEncoding, image: ImageEncoding
+    ) -> FilteredImage:
+        """s_c (eq. 3), A and H_I' (eq. 4-5), per the ablation switches."""
+        has_image = batch.has_image.to(image.regions.dtype)  # (B,)
+        out = FilteredImage(regions=image.regions, region_mask=image.mask, filtered=image.regions)
+        if self.matcher is not None:
+            out.match_logit = self.matcher(text.pooled, image.regions, image.mask)  # (B,)
+            match = torch.sigmoid(out.match_logit)
+            if self.config.match_source == "precomputed":
+                known = ~torch.isnan(batch.match_prob)
+                match = torch.where(known, batch.match_prob.to(match.dtype), match)
+            out.match_score = match * has_image  # (B,)
+        if self.region_filter is not None:
+            scores = self.region_filter.scores(text.pooled, image.regions, out.match_score)
+            out.region_scores = scores * has_image[:, None]  # (B, R)
+            out.filtered = RegionFilter.gate(scores, image.regions)
+        elif out.match_score is not None:  # coarse-grained filter only: s_c scales the image
+            out.filtered = out.match_score[:, None, None] * image.regions
+        return out
+
+    # ------------------------------------------------------------------------------- losses
+    def forward(self, batch: Batch, terms: Collection[str]) -> Losses:
+        """The requested loss terms. A term is absent when not requested, switched off by the
+        config, or (itm, irtm) when the batch carries no image grid; a term whose rows all
+        lack a label is 0 (still attached to the graph)."""
+        known = self.config.loss_terms
+        unknown = set(terms) - set(known)
+        if unknown:
+            raise ValueError(f"unknown loss terms {sorted(unknown)}; known: {known}")
+        config, encoded, losses = self.config, self.encode(batch), Losses()
+        if "itm" in terms and config.use_itm_loss and encoded.match_logit is not None:
+            losses["itm"] = matching_loss(encoded.match_logit, batch.match_label, batch.has_image)
+        if "irtm" in terms and config.use_irtm_loss and encoded.region_scores is not None:
+            losses["irtm"] = self._region_loss(batch, encoded)
+        if "cla" in terms and config.use_cla_loss and encoded.label_logits is not None:
+            losses["cla"] = classification_loss(encoded.label_logits, batch.label)
+        if "gen" in terms:
+            log_probs = self.teacher_forced(batch, encoded)  # (B, T, V_ext)
+            losses["gen"] = generation_loss(log_probs, batch.trg_out, batch.trg_mask)
+        return losses
+
+    def _region_loss(self, batch: Batch, encoded: Encoded) -> torch.Tensor:
+        """L_irtm (eq. 17): A against A_gt, A recomputed with the gold keyphrase M_Y."""
+        assert self.region_filter is not None and encoded.regions is not None
+        assert encoded.region_scores is not None
+        gold_ids, gold_mask = batch.trg_in[:, 1:], batch.trg_mask[:, 1:]  # words, no <bos>
+        rows = batch.has_image & gold_mask.any(dim=1)  # (B,) rows with an image and a target
+        if not rows.any():
+            return region_loss(encoded.region_scores, encoded.region_scores, rows)
+        with torch.no_grad():  # A_gt is a fixed target
+            gold = self.text_encoder(gold_ids, torch.full_like(gold_ids, TYPE_POST), gold_mask)
+            target = self.region_filter.scores(gold.pooled, encoded.regions, encoded.match_score)
+        return region_loss(encoded.region_scores, target, rows)
+
+    # ----------------------------------------------------------------------------- decoding
+    def init_decoder_state(self, batch: Batch, encoded: Encoded) -> DecoderState:
+        """s_0, the source memory and the copy sources (X_T and the top-k labels) per row."""
+        labels = None
+        if self.config.use_classifier_copy and encoded.label_logits is not None:
+            labels = label_copy(
+                encoded.label_logits, self.label_word_ids, self.config.classifier_top_k
+            )
+        return DecoderState(
+            hidden=encoded.final,
+            memory=encoded.memory,
+            keys=self.decoder.project_memory(encoded.memory),
+            src_mask=batch.src_mask,
+            src_ext_ids=batch.src_ext_ids,
+            fused=encoded.fused,
+            copy_ids=None if labels is None else labels.ids,
+            copy_weights=None if labels is None else labels.weights,
+            ext_size=self.vocab_size + batch.max_oov,
+        )
+
+    def step(
+        self, tokens: torch.Tensor, state: DecoderState
+    ) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
+        """tokens (N,) extended ids -> log P (N, V_ext), alpha (N, L), next state."""
+        log_probs, attention, hidden = self._decode(tokens.unsqueeze(1), state)
+        return log_probs[:, 0], attention[:, 0], replace(state, hidden=hidden)
+
+    def teacher_forced(self, batch: Batch, encoded: Encoded) -> torch.Tensor:
+        """log P(y_j | y_<j) for every target position: (B, T, V_ext)."""
+        state = self.init_decoder_state(batch, encoded)
+        log_probs, _, _ = self._decode(batch.trg_in, state)
+        return log_probs
+
+    def _decode(
+        self, tokens: torch.Tensor, state: DecoderState
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """tokens (B, T) -> log P (B, T, V_ext), alpha (B, T, L), last hidden (B, d)."""
+        in_vocab = tokens.masked_fill(tokens >= self.vocab_size, UNK_ID)  # copied OOV -> <unk>
+        inputs = self.input_dropout(self.text_encoder.embedding(in_vocab))  # (B, T, e)
+        out = self.decoder(inputs, state)
+        context = out.context if state.fused is None else out.context + state.fused.unsqueeze(1)
+        features = torch.cat([inputs, out.states, context], -1)
+        labels = None
+        if state.copy_ids is not None and state.copy_weights is not None:
+            labels = LabelCopy(ids=state.copy_ids, weights=state.copy_weights)
+        log_probs = self.generator(
+            features, out.attention, state.src_ext_ids, state.ext_size, labels
+        )
+        return log_probs, out.attention, out.hidden
+
+
+def label_word_ids(vocab: Vocab, labels: LabelSet) -> torch.Tensor:
+    """(num_labels, max_kp_len) vocab ids of each label's words, padded with <pad>."""
+    rows = [vocab.encode(labels.words(i)) for i in range(len(labels))]
+    table = torch.full((len(rows), max((len(r) for r in rows), default=1)), PAD_ID)
+    for i, row in enumerate(rows):
+        table[i, : len(row)] = torch.tensor(row)
+    return table
+
+
+def build_mmkp(
+    config: ModelConfig,
+    vocab: Vocab,
+    labels: LabelSet,
+    embeddings: PretrainedEmbeddings | None = None,
+) -> MMKP:
+    """A freshly initialised MMKP for the vocabulary and label set."""
+    assert isinstance(config, MMKPConfig)
+    return MMKP(
+        config,
+        vocab_size=len(vocab),
+        label_word_ids=label_word_ids(vocab, labels),
+        embeddings=embeddings,
+    )

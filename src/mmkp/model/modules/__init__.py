@@ -1,0 +1,1 @@
+"""Reusable network components the family members compose (encoders, attention, copy)."""

@@ -1,0 +1,43 @@
+"""Image-text matching (eq. 3) and its loss L_itm (eq. 16): the coarse-grained noise filter.
+
+    s_c = sigmoid(FC(LayerNorm(M_T + MultiHead(M_T, H_I, H_I))))
+
+s_c in (0, 1) says how well the whole image matches the text; it shifts every region score
+of the region filter (eq. 4). L_itm is the binary cross-entropy of s_c against relevance
+labels (TRC-style "image adds meaning" pairs), on the rows that have a label and an image.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmkp.model.modules.attention import AttentionBlock
+
+
+class ImageTextMatcher(nn.Module):
+    def __init__(self, size: int, num_heads: int, dropout: float):
+        super().__init__()
+        self.block = AttentionBlock(size, num_heads, dropout)
+        self.score = nn.Linear(size, 1)
+
+    def forward(
+        self, text: torch.Tensor, regions: torch.Tensor, region_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """M_T (B, d), H_I (B, R, d), region mask (B, R) -> matching logits (B,); s_c = sigmoid."""
+        return self.score(self.block(text, regions, region_mask)).squeeze(-1)
+
+
+def matching_loss(
+    logits: torch.Tensor, labels: torch.Tensor, has_image: torch.Tensor
+) -> torch.Tensor:
+    """L_itm (eq. 16): mean BCE over rows with a 0/1 label (not nan) and an image.
+
+    logits (B,), labels (B,) float with nan for unknown, has_image (B,) bool -> scalar
+    (0, still attached to the graph, when no row qualifies).
+    """
+    rows = ~torch.isnan(labels) & has_image
+    if not rows.any():
+        return logits.sum() * 0.0
+    return F.binary_cross_entropy_with_logits(logits[rows], labels[rows].float())

@@ -1,0 +1,111 @@
+"""Training checkpoints: a model directory (`mmkp.inference.checkpoint`) plus
+
+    trainer_state.json         epoch, early stopping, history, ...
+    trainer_state.safetensors  optimizer tensors and the torch RNG
+
+so an interrupted stage resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from mmkp.data.vocab import LabelSet, Vocab
+from mmkp.inference.checkpoint import InferenceConfig, save_checkpoint
+from mmkp.io import write_json_atomic
+from mmkp.model.protocol import KeyphraseModel
+
+STATE_FILE = "trainer_state.json"
+STATE_TENSORS = "trainer_state.safetensors"
+RNG_KEY = "rng.torch"
+OPTIMIZER_PREFIX = "optimizer.state."
+
+
+@dataclass
+class TrainerState:
+    """Where a training stage stands after `epoch` completed epochs."""
+
+    stage: str
+    epoch: int
+    finished: bool = False
+    early_stopping: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def save_training_checkpoint(
+    directory: str | Path,
+    *,
+    model: KeyphraseModel,
+    vocab: Vocab,
+    labels: LabelSet,
+    config: InferenceConfig,
+    trainer: TrainerState,
+    optimizer: torch.optim.Optimizer | None,
+) -> Path:
+    """A model directory with the trainer state, the optimizer and the torch RNG."""
+
+    def write_state(tmp: Path) -> None:
+        write_json_atomic(tmp / STATE_FILE, asdict(trainer))
+        tensors, scalars = _flatten_optimizer(optimizer)
+        tensors[RNG_KEY] = torch.get_rng_state()
+        save_file(tensors, str(tmp / STATE_TENSORS), metadata={"optimizer": scalars})
+
+    return save_checkpoint(
+        directory, model=model, vocab=vocab, labels=labels, config=config, extra=write_state
+    )
+
+
+def read_trainer_state(directory: str | Path) -> TrainerState | None:
+    """The trainer state of a checkpoint directory, or None when it has none."""
+    path = Path(directory) / STATE_FILE
+    if not path.is_file():
+        return None
+    return TrainerState(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def restore_training(directory: str | Path, optimizer: torch.optim.Optimizer) -> None:
+    """Load the optimizer's state and the torch RNG saved with a training checkpoint."""
+    path = Path(directory) / STATE_TENSORS
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory}: no {STATE_TENSORS} to resume from")
+    with safe_open(str(path), framework="pt") as handle:
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+        scalars = json.loads(handle.metadata()["optimizer"])  # the non-tensor optimizer state
+    state: dict[int, dict[str, Any]] = {}
+    for key, tensor in tensors.items():
+        if key.startswith(OPTIMIZER_PREFIX):
+            index, name = key[len(OPTIMIZER_PREFIX) :].split(".", 1)
+            state.setdefault(int(index), {})[name] = tensor
+    for index, values in scalars["state"].items():
+        state.setdefault(int(index), {}).update(values)
+    groups = [  # JSON turned tuples such as Adam's betas into lists
+        {k: v if k == "params" or not isinstance(v, list) else tuple(v) for k, v in group.items()}
+        for group in scalars["param_groups"]
+    ]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+    torch.set_rng_state(tensors[RNG_KEY])
+
+
+def _flatten_optimizer(
+    optimizer: torch.optim.Optimizer | None,
+) -> tuple[dict[str, torch.Tensor], str]:
+    """Optimizer state -> (tensors keyed "optimizer.state.<param>.<name>", JSON of the rest)."""
+    if optimizer is None:
+        return {}, json.dumps({"state": {}, "param_groups": []})
+    state_dict = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, values in state_dict["state"].items():
+        for name, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{OPTIMIZER_PREFIX}{index}.{name}"] = value.detach().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    return tensors, json.dumps({"state": scalars, "param_groups": state_dict["param_groups"]})
