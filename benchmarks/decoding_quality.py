@@ -25,7 +25,7 @@ from mmkp.data.layout import source_text
 from mmkp.data.record import Post
 from mmkp.decoding.generate import ScoredKeyphrase, generate_keyphrases, within_gap
 from mmkp.evaluation.metrics import evaluate
-from mmkp.training.checkpoint import load_checkpoint
+from mmkp.inference.checkpoint import load_checkpoint
 from mmkp.training.data import example_options
 
 POSTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmkp" / "valid_ocr_kw.txt"

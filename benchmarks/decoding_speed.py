@@ -17,13 +17,14 @@ from pathlib import Path
 
 import torch
 
-from mmkp.data.batching import collate, make_examples
+from mmkp.data.batching import collate
+from mmkp.data.processor import TextProcessor
 from mmkp.data.formats import load_posts
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.decoding.generate import generate_keyphrases
-from mmkp.model.build import build_model
-from mmkp.model.config import ModelConfig
-from mmkp.training.checkpoint import load_checkpoint
+from mmkp.model.registry import build_model
+from mmkp.model.mmkp.config import MMKPConfig
+from mmkp.inference.checkpoint import load_checkpoint
 
 POSTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmkp" / "valid_ocr_kw.txt"
 TRAIN_LINES = 4770
@@ -31,7 +32,7 @@ TRAIN_LINES = 4770
 
 def untrained(train_posts: list) -> tuple[torch.nn.Module, Vocab, LabelSet]:
     vocab, labels = Vocab.build(train_posts), LabelSet.build(train_posts)
-    config = ModelConfig(embeddings="random", use_image=False)  # cmkp.yaml's sizes
+    config = MMKPConfig(embeddings="random", use_image=False)  # cmkp.yaml's sizes
     torch.manual_seed(0)
     return build_model(config, vocab, labels).eval(), vocab, labels
 
@@ -63,7 +64,7 @@ def main() -> None:
     else:
         model, vocab, labels = untrained(posts[:TRAIN_LINES])
     dev = posts[TRAIN_LINES : TRAIN_LINES + args.posts]
-    examples = make_examples(dev, vocab, labels, one2one=False)
+    examples = TextProcessor(vocab, labels).examples(dev, one2one=False)
     print(f"model: {args.model or 'untrained, cmkp.yaml sizes'}; vocab {len(vocab)}, "
           f"labels {len(labels)}; {len(dev)} dev posts; beam {args.beam_size}; "
           f"{args.threads} threads")  # fmt: skip

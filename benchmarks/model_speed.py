@@ -14,8 +14,8 @@ import time
 import torch
 
 from mmkp.data.batch import Batch
-from mmkp.model.config import ModelConfig
-from mmkp.model.mmkp import MMKP
+from mmkp.model.mmkp.config import MMKPConfig
+from mmkp.model.mmkp.model import MMKP
 
 VOCAB, LABELS, BATCH, SRC_LEN, TRG_LEN = 12_000, 2_000, 64, 36, 4
 
@@ -48,7 +48,7 @@ def pairs_per_second(model: MMKP, batch: Batch, terms: set[str], steps: int) -> 
         if step == 3:
             start = time.perf_counter()
         optimizer.zero_grad()
-        model.losses(batch, terms).total.backward()
+        model(batch, terms).total.backward()
         optimizer.step()
     return BATCH * steps / (time.perf_counter() - start)
 
@@ -65,7 +65,7 @@ def main() -> None:
         for with_image in (False, True):
             torch.manual_seed(0)
             model = MMKP(
-                ModelConfig(embeddings="random"),
+                MMKPConfig(embeddings="random"),
                 vocab_size=VOCAB,
                 label_word_ids=torch.randint(5, VOCAB, (LABELS, 3)),
             )

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mmkp.config import load_config
+from mmkp.training.config import load_config
 from mmkp.training.pipeline import run_training
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "cmkp.yaml"

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmkp.data.batch import TYPE_ENTITY, TYPE_OCR, TYPE_POST
-from mmkp.data.batching import IGNORE_LABEL, collate, iter_batches, make_examples
+from mmkp.data.batch import IGNORE_LABEL
+from mmkp.data.layout import TYPE_ENTITY, TYPE_OCR, TYPE_POST
+from mmkp.data.batching import collate, iter_batches
+from mmkp.data.processor import TextOptions, TextProcessor
 from mmkp.data.record import Entity, Post
 from mmkp.data.vocab import BOS_ID, EOS_ID, PAD_ID, SEG_ID, UNK_ID, LabelSet, Vocab
 
@@ -32,7 +34,7 @@ def post_two() -> Post:
 
 
 def test_source_types_and_extended_ids():
-    example = make_examples([post_one()], VOCAB, LABELS)[0]
+    example = TextProcessor(VOCAB, LABELS).examples([post_one()])[0]
     source = example.source
     assert source.tokens == (
         "a", "zeta", "b", "zeta", "<seg>", "omega", "<seg>", "cat", ";", "big", "dog",
@@ -45,7 +47,7 @@ def test_source_types_and_extended_ids():
 
 
 def test_one2one_rows_targets_and_labels():
-    examples = make_examples([post_one(), post_two()], VOCAB, LABELS)
+    examples = TextProcessor(VOCAB, LABELS).examples([post_one(), post_two()])
     assert [e.trg_tokens for e in examples] == [("a", "b"), ("zeta", "cat"), ("omega", "nu"), ()]
     assert [e.trg_ids for e in examples] == [(5, 6), (1, 8), (1, 1), ()]
     # an OOV target word found in the source gets its extended id, otherwise <unk>
@@ -53,7 +55,7 @@ def test_one2one_rows_targets_and_labels():
     assert [e.label for e in examples] == [0, IGNORE_LABEL, IGNORE_LABEL, IGNORE_LABEL]
     assert [e.post_index for e in examples] == [0, 0, 0, 1]
     assert examples[0].source is examples[2].source
-    rows = make_examples([post_one(), post_two()], VOCAB, LABELS, one2one=False)
+    rows = TextProcessor(VOCAB, LABELS).examples([post_one(), post_two()], one2one=False)
     assert [(e.post_id, e.trg_tokens, e.label) for e in rows] == [
         ("p1", (), IGNORE_LABEL),
         ("p2", (), IGNORE_LABEL),
@@ -62,19 +64,19 @@ def test_one2one_rows_targets_and_labels():
 
 def test_input_switches_keep_both_seg_and_truncation_cuts_ocr_first():
     post = post_one()
-    no_ocr = make_examples([post], VOCAB, LABELS, use_ocr=False, use_entities=False)[0]
+    no_ocr = TextProcessor(VOCAB, LABELS, TextOptions(use_ocr=False, use_entities=False)).examples([post])[0]
     assert no_ocr.src_tokens == ("a", "zeta", "b", "zeta", "<seg>", "<seg>")
     assert no_ocr.src_types == (0, 0, 0, 0, 1, 2)
-    cut = make_examples([post], VOCAB, LABELS, max_src_len=9)[0]
+    cut = TextProcessor(VOCAB, LABELS, TextOptions(max_src_len=9)).examples([post])[0]
     assert cut.src_tokens == ("a", "zeta", "b", "<seg>", "<seg>", "cat", ";", "big", "dog")
-    tiny = make_examples([post], VOCAB, LABELS, max_src_len=2)[0]
+    tiny = TextProcessor(VOCAB, LABELS, TextOptions(max_src_len=2)).examples([post])[0]
     assert tiny.src_tokens == ("<seg>", "<seg>")
     with pytest.raises(ValueError, match="max_src_len must leave room"):
-        make_examples([post], VOCAB, LABELS, max_src_len=1)
+        TextProcessor(VOCAB, LABELS, TextOptions(max_src_len=1)).examples([post])
 
 
 def test_collate_pads_and_masks():
-    examples = make_examples([post_one(), post_two()], VOCAB, LABELS)
+    examples = TextProcessor(VOCAB, LABELS).examples([post_one(), post_two()])
     batch = collate([examples[1], examples[3]], VOCAB)
     assert batch.src_ids.tolist() == [
         [5, 1, 6, 1, 4, 1, 4, 8, 7, 1, 1],
@@ -96,7 +98,7 @@ def test_collate_pads_and_masks():
 
 
 def test_collate_grids_zero_for_missing_and_checks_vocab():
-    examples = make_examples([post_one(), post_two()], VOCAB, LABELS)
+    examples = TextProcessor(VOCAB, LABELS).examples([post_one(), post_two()])
     grid = np.arange(49 * 3, dtype=np.float16).reshape(49, 3)
     calls = []
 
@@ -118,12 +120,12 @@ def test_collate_grids_zero_for_missing_and_checks_vocab():
 def test_match_label_must_be_binary():
     bad = Post("p9", "a", extra={"relevant": "yes"})
     with pytest.raises(ValueError, match="post 'p9': relevant must be 0 or 1, got 'yes'"):
-        make_examples([bad], VOCAB, LABELS)
+        TextProcessor(VOCAB, LABELS).examples([bad])
 
 
 def test_iter_batches_is_deterministic_given_seed():
     posts = [Post(str(i), "a b", keyphrases=["a"]) for i in range(10)]
-    examples = make_examples(posts, VOCAB, LABELS)
+    examples = TextProcessor(VOCAB, LABELS).examples(posts)
 
     def order(seed: int) -> list[list[int]]:
         return [

@@ -1,5 +1,4 @@
-"""Table-driven step models (hand-built next-token distributions for each decoded prefix)
-and a tiny random checkpoint directory for the prediction API and CLI.
+"""Table-driven step models (hand-built next-token distributions for each decoded prefix).
 
 Token ids follow the vocabulary's specials: <pad> 0, <unk> 1, <bos> 2, <eos> 3, <seg> 4;
 the words A..D are 5..8, so V = 9.
@@ -9,17 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import torch
 
-from mmkp.config import DataConfig, DecodeConfig, ExperimentConfig, SplitConfig
-from mmkp.data.record import Entity, Post
-from mmkp.data.vocab import BOS_ID, EOS_ID, LabelSet, Vocab
-from mmkp.model.build import build_model
-from mmkp.model.config import ModelConfig
-from mmkp.training.checkpoint import save_checkpoint
+from mmkp.data.vocab import BOS_ID, EOS_ID
+
 
 A, B, C, D = 5, 6, 7, 8
 VOCAB = 9
@@ -94,37 +88,3 @@ class RandomModel:
 def avg(*probs: float) -> float:
     """The average log-probability of a hypothesis with these token probabilities."""
     return sum(math.log(p) for p in probs) / len(probs)
-
-
-# ------------------------------------------------------------ a tiny random checkpoint
-
-IMAGE_DIM = 1280  # efficientnet-lite0's grid width, so real image features fit
-TRAIN = [
-    Post("1", "so excited for the kca awards tonight", ocr="kids choice",
-         entities=[Entity("stage")], keyphrases=["kca", "kids choice awards"]),
-    Post("2", "rain again in london today", entities=[Entity("umbrella")],
-         keyphrases=["london weather"]),
-    Post("3", "new phone who dis", ocr="", entities=[Entity("phone")], keyphrases=["phone"]),
-]  # fmt: skip
-
-
-def save_tiny_checkpoint(directory: Path, *, image_dim: int = IMAGE_DIM) -> Path:
-    """A random tiny MMKP (with the image branch) saved as a checkpoint directory."""
-    vocab, labels = Vocab.build(TRAIN), LabelSet.build(TRAIN)
-    model_config = ModelConfig(
-        emb_size=8, hidden_size=8, num_heads=2, image_dim=image_dim, dropout=0.0,
-        embeddings="random",
-    )  # fmt: skip
-    config = ExperimentConfig(
-        data=DataConfig(train=SplitConfig("train.jsonl"), dev=SplitConfig("dev.jsonl")),
-        model=model_config,
-        decode=DecodeConfig(beam_size=4, max_len=4, top_k=3),
-    )
-    torch.manual_seed(0)
-    model = build_model(model_config, vocab, labels)
-    return save_checkpoint(directory, model=model, vocab=vocab, labels=labels, config=config)
-
-
-@pytest.fixture(scope="session")
-def checkpoint_dir(tmp_path_factory) -> Path:
-    return save_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "model")

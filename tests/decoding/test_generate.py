@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from mmkp.data.batching import collate, make_examples
+from mmkp.data.batching import collate
+from mmkp.data.processor import TextProcessor
 from mmkp.data.record import Entity, Post
 from mmkp.data.vocab import EOS_ID, SPECIALS, UNK_ID, LabelSet, Vocab
+from mmkp.decoding.config import DecodeConfig
 from mmkp.decoding.generate import (
     ScoredKeyphrase,
     generate_keyphrases,
@@ -20,8 +22,8 @@ from mmkp.decoding.generate import (
     to_keyphrases,
 )
 from mmkp.decoding.strategy import Hypothesis
-from mmkp.model.build import build_model
-from mmkp.model.config import ModelConfig
+from mmkp.model.registry import build_model
+from mmkp.model.mmkp.config import MMKPConfig
 
 VOCAB = Vocab([*SPECIALS, "cat", "dog", "park"])  # ids 5, 6, 7; extended ids from 8
 CAT, DOG, PARK = 5, 6, 7
@@ -31,7 +33,7 @@ POST = Post("p", "my cat zorb in park", ocr="", entities=[Entity("dog")])
 
 def batch_of(*posts: Post, vocab: Vocab = VOCAB, grid=None):
     labels = LabelSet(["cat"])
-    return collate(make_examples(list(posts), vocab, labels, one2one=False), vocab, grid)
+    return collate(TextProcessor(vocab, labels).examples(list(posts), one2one=False), vocab, grid)
 
 
 def hyp(tokens: tuple[int, ...], score: float = -1.0, attend: list[int] | None = None):
@@ -98,7 +100,7 @@ def test_top_k_keeps_the_best_of_each_distinct_keyphrase():
 
 def test_unknown_strategy_is_rejected():
     with pytest.raises(ValueError, match="unknown decoding strategy 'sample'; known: beam, greedy"):
-        make_strategy("sample")
+        make_strategy(DecodeConfig(strategy="sample"))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- a tiny random MMKP
@@ -123,7 +125,7 @@ def tiny_model(eos_bias: float):
     1 to 4 words, at different steps per post; -5: never within max_len, so the fallback)."""
     vocab = Vocab.build(POSTS[:2])  # posts 3 and 4 bring OOV words to copy
     labels = LabelSet.build(POSTS)
-    config = ModelConfig(
+    config = MMKPConfig(
         emb_size=8, hidden_size=8, num_heads=2, image_dim=12, dropout=0.0, embeddings="random"
     )
     torch.manual_seed(0)
@@ -135,15 +137,13 @@ def tiny_model(eos_bias: float):
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here runs on one torch thread (see tests/conftest.py)."""
 
 
-def decode(model, vocab, posts, **kwargs) -> list[list[ScoredKeyphrase]]:
-    return generate_keyphrases(model, batch_of(*posts, vocab=vocab, grid=grid), vocab, **kwargs)
+def decode(model, vocab, posts, **settings) -> list[list[ScoredKeyphrase]]:
+    batch = batch_of(*posts, vocab=vocab, grid=grid)
+    return generate_keyphrases(model, batch, vocab, DecodeConfig(**settings))
 
 
 @pytest.mark.parametrize("eos_bias", [-5.0, 0.1])

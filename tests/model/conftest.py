@@ -7,10 +7,11 @@ import math
 import pytest
 import torch
 
-from mmkp.data.batch import TYPE_ENTITY, TYPE_OCR, TYPE_POST, Batch
+from mmkp.data.batch import Batch
+from mmkp.data.layout import TYPE_ENTITY, TYPE_OCR, TYPE_POST
 from mmkp.data.vocab import BOS_ID, EOS_ID, PAD_ID, SEG_ID, UNK_ID
-from mmkp.model.config import ModelConfig
-from mmkp.model.mmkp import MMKP
+from mmkp.model.mmkp.config import MMKPConfig
+from mmkp.model.mmkp.model import MMKP
 
 VOCAB_SIZE = 50
 IMAGE_DIM = 12
@@ -33,7 +34,7 @@ MATCH_LABEL = [1.0, math.nan, 0.0, 1.0]
 MATCH_PROB = [0.9, math.nan, 0.25, math.nan]
 
 
-def tiny_config(**overrides: object) -> ModelConfig:
+def tiny_config(**overrides: object) -> MMKPConfig:
     base: dict[str, object] = dict(
         emb_size=8,
         hidden_size=8,
@@ -43,7 +44,7 @@ def tiny_config(**overrides: object) -> ModelConfig:
         classifier_top_k=3,
         embeddings="random",
     )
-    return ModelConfig(**{**base, **overrides})  # type: ignore[arg-type]
+    return MMKPConfig(**{**base, **overrides})  # type: ignore[arg-type]
 
 
 def tiny_model(seed: int = 0, **overrides: object) -> MMKP:
@@ -99,11 +100,6 @@ def batch() -> Batch:
     return make_batch()
 
 
-@pytest.fixture(autouse=True, scope="package")
-def one_thread():
-    """Tiny models gain nothing from threads, and OpenMP threads on a busy 2-core machine
-    spin-wait: the same tests took 60x longer with 2 threads while other jobs ran."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    """Every test here runs on one torch thread (see tests/conftest.py)."""

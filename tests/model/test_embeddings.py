@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from mmkp.data.vocab import SPECIALS, LabelSet, Vocab
-from mmkp.model.build import build_model, label_word_ids
-from mmkp.model.config import ModelConfig
+from mmkp.model.mmkp.model import label_word_ids
+from mmkp.model.registry import build_model
+from mmkp.model.mmkp.config import MMKPConfig
 from mmkp.model.modules.embeddings import load_embeddings, load_glove_text, load_glove_wheel
 
 VOCAB = Vocab([*SPECIALS, "the", "kca", "Paris", "zzunseen"])
@@ -46,15 +47,15 @@ def test_bad_files_are_reported_with_line(tmp_path):
 
 def test_load_embeddings_checks_the_dimension(tmp_path):
     path = _write(tmp_path, "the 1 2 3\n")
-    config = ModelConfig(embeddings="file", embedding_file=str(path), emb_size=4)
+    config = MMKPConfig(embeddings="file", embedding_file=str(path), emb_size=4)
     with pytest.raises(ValueError, match=r"vectors have 3 dimensions but model\.emb_size is 4"):
         load_embeddings(config, VOCAB)
-    assert load_embeddings(ModelConfig(embeddings="random"), VOCAB) is None
+    assert load_embeddings(MMKPConfig(embeddings="random"), VOCAB) is None
 
 
 def test_build_model_copies_found_vectors_and_keeps_pad_zero(tmp_path):
     path = _write(tmp_path, "the 1 2 3 4\n<pad> 5 5 5 5\n")
-    config = ModelConfig(
+    config = MMKPConfig(
         embeddings="file", embedding_file=str(path), emb_size=4, hidden_size=4, num_heads=2
     )
     labels = LabelSet(["kca", "the kca"])

@@ -1,22 +1,22 @@
-"""ModelConfig validation: each error names the field and the fix."""
+"""MMKPConfig validation: each error names the field and the fix."""
 
 from __future__ import annotations
 
 import pytest
 
-from mmkp.model.config import ModelConfig
+from mmkp.model.mmkp.config import MMKPConfig
 
 
 def test_defaults_are_the_offline_glove_setup():
-    config = ModelConfig()
+    config = MMKPConfig()
     assert (config.embeddings, config.emb_size, config.size) == ("glove-6b-50d", 50, 300)
     assert config.uses_matching and config.uses_regions
 
 
 def test_switch_properties():
-    assert not ModelConfig(use_image=False).uses_matching
-    assert not ModelConfig(noise_filter=False).uses_regions
-    assert ModelConfig(image_text_matching=False).uses_regions
+    assert not MMKPConfig(use_image=False).uses_matching
+    assert not MMKPConfig(noise_filter=False).uses_regions
+    assert MMKPConfig(image_text_matching=False).uses_regions
 
 
 @pytest.mark.parametrize(
@@ -32,4 +32,4 @@ def test_switch_properties():
 )
 def test_invalid_configs(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        ModelConfig(**kwargs)
+        MMKPConfig(**kwargs)

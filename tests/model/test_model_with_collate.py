@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mmkp.data.batching import collate, make_examples
+from mmkp.data.batching import collate
+from mmkp.data.processor import TextProcessor
 from mmkp.data.record import Entity, Post
 from mmkp.data.vocab import LabelSet, Vocab
-from mmkp.model.build import build_model
+from mmkp.model.registry import build_model
 
 from .conftest import tiny_config
 
@@ -49,7 +50,7 @@ def _grid(post_id: str) -> np.ndarray | None:
 def _data() -> tuple[Vocab, LabelSet, object]:
     vocab = Vocab.build(POSTS[:2], max_size=20)  # "zorblax" stays out of the vocabulary
     labels = LabelSet.build(POSTS[:2])
-    examples = make_examples(POSTS, vocab, labels)
+    examples = TextProcessor(vocab, labels).examples(POSTS)
     return vocab, labels, collate(examples, vocab, grid_lookup=_grid)
 
 
@@ -74,11 +75,11 @@ def test_a_few_steps_lower_every_loss():
     model = build_model(tiny_config(), vocab, labels)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     terms = {"itm", "irtm", "cla", "gen"}
-    first = model.losses(batch, terms)
+    first = model(batch, terms)
     for _ in range(30):
         optimizer.zero_grad()
-        model.losses(batch, terms).total.backward()
+        model(batch, terms).total.backward()
         optimizer.step()
-    last = model.losses(batch, terms)
+    last = model(batch, terms)
     for name in ("itm", "cla", "gen"):
-        assert getattr(last, name) < 0.5 * getattr(first, name), name
+        assert last[name] < 0.5 * first[name], name

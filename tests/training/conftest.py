@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from mmkp.config import ExperimentConfig, load_config
+from mmkp.training.config import ExperimentConfig, load_config
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 MODEL_FILES = ["config.json", "labels.json", "model.safetensors", "vocab.json"]

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from mmkp.config import ConfigError, ExperimentConfig, load_config
+from mmkp.config_loader import ConfigError
+from mmkp.training.config import ExperimentConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted([*(ROOT / "configs").glob("*.yaml"), *(ROOT / "src/mmkp/configs").glob("*.yaml")])

@@ -1,6 +1,7 @@
-from mmkp.data.batching import make_examples
 from mmkp.data.vocab import LabelSet, Vocab
-from mmkp.training.data import in_length_order, length_buckets, load_split
+from mmkp.data.batching import in_length_order, length_buckets
+from mmkp.data.processor import TextProcessor
+from mmkp.training.data import load_split
 
 LENGTHS = [5, 1, 9, 3, 7, 2, 8, 4, 6, 10]
 
@@ -22,7 +23,7 @@ def test_with_a_seed_every_row_appears_once_and_batches_come_from_sorted_pools()
 def test_in_length_order_predicts_sorted_batches_and_restores_the_input_order(tiny_config):
     posts = load_split(tiny_config.data.train)
     vocab = Vocab.build(posts)
-    examples = make_examples(posts, vocab, LabelSet.build(posts), one2one=False)
+    examples = TextProcessor(vocab, LabelSet.build(posts)).examples(posts, one2one=False)
     widths: list[int] = []
 
     def predict(batches):

@@ -7,10 +7,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mmkp.config import ExperimentConfig, load_config
-from mmkp.data.batching import iter_batches, make_examples
+from mmkp.training.config import ExperimentConfig, load_config
+from mmkp.data.batching import iter_batches
+from mmkp.data.processor import TextProcessor
 from mmkp.decoding.generate import generate_keyphrases
-from mmkp.training.checkpoint import load_checkpoint, read_trainer_state, save_checkpoint
+from mmkp.inference.checkpoint import load_checkpoint, save_checkpoint
+from mmkp.training.state import read_trainer_state
 from mmkp.training.data import load_split
 from mmkp.training.pipeline import TrainingRun, run_training
 
@@ -64,7 +66,7 @@ def test_stage2_trains_only_the_generator(run):
 def predict(checkpoint_dir: Path, config: ExperimentConfig) -> list[list[tuple[str, float]]]:
     checkpoint = load_checkpoint(checkpoint_dir)
     posts = load_split(config.data.dev)
-    examples = make_examples(posts, checkpoint.vocab, checkpoint.labels, one2one=False)
+    examples = TextProcessor(checkpoint.vocab, checkpoint.labels).examples(posts, one2one=False)
     out = []
     for batch in iter_batches(examples, 4, shuffle=False, seed=0):
         rows = generate_keyphrases(checkpoint.model, batch, checkpoint.vocab, beam_size=3)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mmkp.config import load_config
+from mmkp.training.config import load_config
 from mmkp.data.jsonl import read_posts
 from mmkp.data.synthetic import generate
 from mmkp.features.store import FeatureWriter

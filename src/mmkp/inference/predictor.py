@@ -81,8 +81,8 @@ def featurizer_config(checkpoint: Checkpoint) -> FeaturizerConfig:
     default = backbones.DEFAULT_BACKBONE
     if INPUT_GRID in checkpoint.model.inputs and backbones.spec(default).channels != dim:
         raise ValueError(
-            f"the model reads {dim}-channel grids but its checkpoint does not name the "
-            "backbone they came from (nor is its training feature store here); pass "
+            f"the model reads {dim}-channel grids but its training feature store is neither "
+            "named in the checkpoint nor here to tell the backbone; pass "
             "Predictor.load(..., featurizer=ImageFeaturizer(FeaturizerConfig(backbone=..., "
             "weights=...)))"
         )
@@ -137,6 +137,7 @@ class Predictor:
             post.ocr = features.ocr.text
             post.entities = features.entities
             post.extra["ocr_lines"] = [line.to_json() for line in features.ocr.lines]
+            post.extra["has_image"] = True  # as `prepare` marks a post whose image it read
             if features.grid is not None:
                 grids[post.id] = features.grid
         return next(self.predict_many([post], grid_lookup=grids.get))

@@ -14,7 +14,7 @@ from mmkp.data.jsonl import write_posts
 from mmkp.data.record import Post
 from mmkp.evaluation.prediction_files import read_predictions
 from mmkp.features.store import FeatureStore, FeatureWriter
-from mmkp.predictor import Predictor
+from mmkp.inference.predictor import Predictor
 
 from .conftest import IMAGE_DIM
 
@@ -33,7 +33,7 @@ def posts_file(tmp_path: Path) -> Path:
 
 
 def test_predict_file_writes_jsonl_with_scores_and_text_lines(checkpoint_dir, posts_file, tmp_path):
-    expected = Predictor.load(checkpoint_dir).predict_posts(POSTS)
+    expected = list(Predictor.load(checkpoint_dir).predict_many(POSTS))
     jsonl, text = tmp_path / "out" / "preds.jsonl", tmp_path / "preds.txt"
     for out in (jsonl, text):
         args = ["predict", "--model", str(checkpoint_dir), "--input", str(posts_file)]
@@ -52,6 +52,19 @@ def test_decode_options_override_the_checkpoint(checkpoint_dir, posts_file, tmp_
     assert [len(p.keyphrases) for p in read_predictions(out)] == [1, 1, 1]
     assert main([*args, "--out", str(out), "--top-k", "2"]) == 0
     assert [len(p.keyphrases) for p in read_predictions(out)] == [2, 2, 2]
+    assert main([*args, "--out", str(out), "--set", "decode.top_k=1", "--no-words-only"]) == 0
+    assert [len(p.keyphrases) for p in read_predictions(out)] == [1, 1, 1]
+
+
+def test_bad_decode_options_are_named(checkpoint_dir, posts_file, tmp_path, capsys):
+    args = ["predict", "--model", str(checkpoint_dir), "--input", str(posts_file)]
+    args += ["--out", str(tmp_path / "p.jsonl")]
+    assert main([*args, "--set", "decode.beam=3"]) == 2
+    assert "unknown key 'decode.beam'" in capsys.readouterr().err
+    assert main([*args, "--penalty", "gnmt"]) == 2
+    assert "unknown length penalty 'gnmt'" in capsys.readouterr().err
+    assert main([*args, "--set", "top_k=3"]) == 2
+    assert "expected decode.key=value" in capsys.readouterr().err
 
 
 def test_predict_text_prints_ranked_keyphrases(checkpoint_dir, capsys):
@@ -93,7 +106,7 @@ def test_predict_file_reads_grids_from_a_feature_store(checkpoint_dir, tmp_path)
     args = ["predict", "--model", str(checkpoint_dir), "--input", str(path), "--out", str(out)]
     assert main([*args, "--features", str(store)]) == 0
     predictor = Predictor.load(checkpoint_dir)
-    with_grid = predictor.predict_posts(posts, grid_lookup=FeatureStore.open(store).get)
+    with_grid = list(predictor.predict_many(posts, grid_lookup=FeatureStore.open(store).get))
     assert [p.keyphrases for p in read_predictions(out)] == [r.texts for r in with_grid]
     assert with_grid[0].match_score is not None and with_grid[1].match_score is None
 

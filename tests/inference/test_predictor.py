@@ -8,10 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from mmkp.config import DecodeConfig
 from mmkp.data.record import Entity, Post
 from mmkp.data.tokenize import normalise
-from mmkp.predictor import Predictor, PreparedImage
+from mmkp.decoding.config import DecodeConfig
+from mmkp.features.featurizer import ImageFeatures
+from mmkp.features.ocr import OcrResult
+from mmkp.inference.predictor import Predictor
 
 from .conftest import IMAGE_DIM, save_tiny_checkpoint
 
@@ -29,26 +31,21 @@ def grid(post_id: str) -> np.ndarray | None:
     return np.random.default_rng(len(post_id) + ord(post_id[0])).normal(size=(49, IMAGE_DIM))
 
 
-class FixedImagePreparer:
-    """An image preparer returning fixed OCR, entities and grid (records what it was asked)."""
+class FixedFeaturizer:
+    """A featurizer returning fixed OCR, entities and grid (records what it was asked)."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str | None, bool]] = []
+        self.calls: list[tuple[object, bool]] = []
 
-    def __call__(self, post: Post, *, grid: bool) -> PreparedImage:
-        self.calls.append((post.image, grid))
+    def featurize_one(self, image: object, *, grid: bool = True) -> ImageFeatures:
+        self.calls.append((image, grid))
         features = np.random.default_rng(0).normal(size=(49, IMAGE_DIM)) if grid else None
-        prepared = Post(post.id, post.text, image=post.image, ocr="kids choice",
-                        entities=[Entity("stage", 0.9)])  # fmt: skip
-        return PreparedImage(prepared, features)
+        return ImageFeatures(OcrResult("kids choice", ()), [Entity("stage", 0.9)], features, [])
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here runs on one torch thread (see tests/conftest.py)."""
 
 
 def texts(results) -> list[list[str]]:
@@ -67,14 +64,14 @@ def test_predict_normalises_raw_text_and_has_no_diagnostics_without_image(checkp
     assert result.id == "input"
     assert 1 <= len(result.keyphrases) <= 3 and len(set(result.texts)) == len(result.texts)
     assert result.match_score is None and result.region_scores is None
-    (same,) = predictor.predict_posts([Post("input", normalise(raw))])
+    (same,) = predictor.predict_many([Post("input", normalise(raw))])
     assert same.keyphrases == result.keyphrases
 
 
-def test_predict_posts_batched_equals_one_at_a_time_in_input_order(checkpoint_dir):
+def test_predict_many_batched_equals_one_at_a_time_in_input_order(checkpoint_dir):
     predictor = Predictor.load(checkpoint_dir)
-    batched = predictor.predict_posts(POSTS, batch_size=3, grid_lookup=grid)
-    alone = [predictor.predict_posts([post], grid_lookup=grid)[0] for post in POSTS]
+    batched = list(predictor.predict_many(iter(POSTS), batch_size=3, grid_lookup=grid))
+    alone = [next(predictor.predict_many([post], grid_lookup=grid)) for post in POSTS]
     assert [r.id for r in batched] == ["a", "b", "c", "d"]
     assert texts(batched) == texts(alone)
     assert [kp.score for r in batched for kp in r.keyphrases] == pytest.approx(
@@ -89,22 +86,22 @@ def test_predict_posts_batched_equals_one_at_a_time_in_input_order(checkpoint_di
             np.testing.assert_allclose(result.region_scores, single.region_scores, atol=1e-6)
 
 
-def test_predict_with_an_image_uses_the_preparer_and_reports_s_c_and_a(checkpoint_dir):
-    preparer = FixedImagePreparer()
-    predictor = Predictor.load(checkpoint_dir, images=preparer)
+def test_predict_with_an_image_uses_the_featurizer_and_reports_s_c_and_a(checkpoint_dir):
+    featurizer = FixedFeaturizer()
+    predictor = Predictor.load(checkpoint_dir, featurizer=featurizer)  # type: ignore[arg-type]
     result = predictor.predict("the KCA awards", image="photo.jpg")
-    assert preparer.calls == [("photo.jpg", True)]
+    assert featurizer.calls == [("photo.jpg", True)]
     assert result.post.ocr == "kids choice" and result.post.entity_names == ["stage"]
     assert result.region_scores.shape == (7, 7) and 0.0 <= result.match_score <= 1.0
-    features = preparer(result.post, grid=True).grid
-    (same,) = predictor.predict_posts([result.post], grid_lookup={"input": features}.get)
+    features = featurizer.featurize_one("photo.jpg", grid=True).grid
+    (same,) = predictor.predict_many([result.post], grid_lookup={"input": features}.get)
     assert same.texts == result.texts and same.match_score == pytest.approx(result.match_score)
     assert result.to_dict()["region_scores"] == result.region_scores.tolist()
 
 
 def test_decode_settings_can_be_overridden(checkpoint_dir):
     greedy = Predictor.load(checkpoint_dir, decode=DecodeConfig(strategy="greedy"))
-    assert [len(r.keyphrases) for r in greedy.predict_posts(POSTS)] == [1, 1, 1, 1]
+    assert [len(r.keyphrases) for r in greedy.predict_many(POSTS)] == [1, 1, 1, 1]
 
 
 def test_bad_inputs_are_reported(checkpoint_dir, tmp_path):
@@ -114,7 +111,7 @@ def test_bad_inputs_are_reported(checkpoint_dir, tmp_path):
     with pytest.raises(ValueError, match="has no words after normalisation"):
         predictor.predict("   ")
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
-        predictor.predict_posts(POSTS, batch_size=0)
+        predictor.predict_many(POSTS, batch_size=0)
     with pytest.raises(FileNotFoundError, match="not a checkpoint directory"):
         Predictor.load(tmp_path)
 
@@ -129,7 +126,7 @@ def test_a_real_photo_goes_through_the_training_preparation(checkpoint_dir, tmp_
     assert result.post.extra["has_image"] is True
     assert 1 <= len(result.post.entities) <= 5  # the local ImageNet classifier's top classes
     assert result.region_scores.shape == (7, 7) and 0.0 <= result.match_score <= 1.0
-    assert predictor.images.config.backbone == "efficientnet-lite0"
+    assert predictor.featurizer.config.backbone == "efficientnet-lite0"
 
 
 def test_a_model_whose_backbone_cannot_be_told_is_an_error(tmp_path):

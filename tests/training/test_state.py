@@ -1,4 +1,4 @@
-"""Checkpoint directories: optimizer and RNG state survive a save/restore, without pickle."""
+"""Training checkpoints: optimizer and RNG state survive a save/restore, without pickle."""
 
 import json
 
@@ -7,13 +7,12 @@ import torch
 from safetensors import safe_open
 
 from mmkp.data.vocab import LabelSet, Vocab
-from mmkp.training.checkpoint import (
+from mmkp.inference.checkpoint import export_model, load_checkpoint
+from mmkp.training.state import (
     TrainerState,
-    export_model,
-    load_checkpoint,
     read_trainer_state,
     restore_training,
-    save_checkpoint,
+    save_training_checkpoint,
 )
 
 from .conftest import MODEL_FILES, TRAINING_FILES
@@ -31,12 +30,12 @@ def adam_after_two_steps() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
 
 
 def save(directory, model, optimizer, tiny_config, **state):
-    return save_checkpoint(
+    return save_training_checkpoint(
         directory,
         model=model,
         vocab=Vocab(["<pad>", "<unk>", "<bos>", "<eos>", "<seg>", "kca"]),
         labels=LabelSet(["kca"]),
-        config=tiny_config,
+        config=tiny_config.inference_config(backbone=None),
         trainer=TrainerState(stage="stage1", epoch=2, **state),
         optimizer=optimizer,
     )
@@ -73,7 +72,8 @@ def test_files_are_safetensors_and_json_only(tiny_config, tmp_path):
     with safe_open(str(directory / "trainer_state.safetensors"), framework="pt") as handle:
         assert "rng.torch" in handle.keys()  # noqa: SIM118
         assert json.loads(handle.metadata()["optimizer"])["param_groups"][0]["lr"] == 0.01
-    assert json.loads((directory / "config.json").read_text()) == tiny_config.to_dict()
+    inference = tiny_config.inference_config(backbone=None)
+    assert json.loads((directory / "config.json").read_text()) == inference.to_dict()
     exported = export_model(directory, tmp_path / "model")
     assert sorted(p.name for p in exported.iterdir()) == MODEL_FILES
     assert read_trainer_state(exported) is None
