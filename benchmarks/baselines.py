@@ -16,10 +16,10 @@ import argparse
 import time
 from pathlib import Path
 
-from mmkp.retrieval.registry import build_baseline
 from mmkp.data.formats import load_posts
 from mmkp.evaluation.metrics import evaluate
 from mmkp.evaluation.prediction_files import read_predictions, write_predictions
+from mmkp.retrieval.registry import build_baseline
 
 TRAIN_LINES = 4770
 DEV_LINES = 600

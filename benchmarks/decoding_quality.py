@@ -19,14 +19,15 @@ from pathlib import Path
 
 import torch
 
-from mmkp.data.batching import collate, make_examples
+from mmkp.data.batching import collate
 from mmkp.data.formats import load_posts
 from mmkp.data.layout import source_text
+from mmkp.data.processor import TextProcessor
 from mmkp.data.record import Post
+from mmkp.decoding.config import DecodeConfig
 from mmkp.decoding.generate import ScoredKeyphrase, generate_keyphrases, within_gap
 from mmkp.evaluation.metrics import evaluate
 from mmkp.inference.checkpoint import load_checkpoint
-from mmkp.training.data import example_options
 
 POSTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmkp" / "valid_ocr_kw.txt"
 TRAIN_LINES = 4770
@@ -54,8 +55,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     checkpoint = load_checkpoint(args.model)
     dev = load_posts(POSTS)[TRAIN_LINES : TRAIN_LINES + args.posts]
-    options = example_options(checkpoint.config.data)
-    examples = make_examples(dev, checkpoint.vocab, checkpoint.labels, one2one=False, **options)
+    processor = TextProcessor(checkpoint.vocab, checkpoint.labels, checkpoint.config.text)
+    examples = processor.examples(dev, one2one=False)
     print(f"model {args.model}; {len(dev)} dev posts")
     print("| decoding | F1@1 | F1@3 | MAP@5 | keyphrases/post | all words in source | s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -66,15 +67,10 @@ def main() -> None:
         rows: list[list[ScoredKeyphrase]] = []
         for begin in range(0, len(examples), args.batch_size):
             batch = collate(examples[begin : begin + args.batch_size], checkpoint.vocab)
-            rows += generate_keyphrases(
-                checkpoint.model,
-                batch,
-                checkpoint.vocab,
-                beam_size=beam,
-                strategy=strategy,
-                penalty=penalty,
-                words_only=words_only,
+            decode = DecodeConfig(
+                beam_size=beam, strategy=strategy, penalty=penalty, words_only=words_only
             )
+            rows += generate_keyphrases(checkpoint.model, batch, checkpoint.vocab, decode)
         seconds = time.perf_counter() - start
         if setting == DEFAULT:
             default_rows = rows

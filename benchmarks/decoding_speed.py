@@ -18,13 +18,14 @@ from pathlib import Path
 import torch
 
 from mmkp.data.batching import collate
-from mmkp.data.processor import TextProcessor
 from mmkp.data.formats import load_posts
+from mmkp.data.processor import TextProcessor
 from mmkp.data.vocab import LabelSet, Vocab
+from mmkp.decoding.config import DecodeConfig
 from mmkp.decoding.generate import generate_keyphrases
-from mmkp.model.registry import build_model
-from mmkp.model.mmkp.config import MMKPConfig
 from mmkp.inference.checkpoint import load_checkpoint
+from mmkp.model.mmkp.config import MMKPConfig
+from mmkp.model.registry import build_model
 
 POSTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmkp" / "valid_ocr_kw.txt"
 TRAIN_LINES = 4770
@@ -43,7 +44,7 @@ def timed(model, vocab, examples, batch_size: int, beam_size: int) -> tuple[floa
     start = time.perf_counter()
     for begin in range(0, len(examples), batch_size):
         batch = collate(examples[begin : begin + batch_size], vocab)
-        rows = generate_keyphrases(model, batch, vocab, beam_size=beam_size)
+        rows = generate_keyphrases(model, batch, vocab, DecodeConfig(beam_size=beam_size))
         found += sum(len(row) for row in rows)
     return time.perf_counter() - start, found
 

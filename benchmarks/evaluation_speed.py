@@ -9,8 +9,8 @@ import argparse
 import time
 from pathlib import Path
 
-from mmkp.evaluation.phrase_match import stem_token
 from mmkp.evaluation.metrics import evaluate, post_scores
+from mmkp.evaluation.phrase_match import stem_token
 from mmkp.evaluation.prediction_files import load_aligned
 from mmkp.evaluation.significance import paired_bootstrap
 

@@ -19,12 +19,12 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from mmkp.retrieval.registry import build_baseline
 from mmkp.data.jsonl import read_posts
 from mmkp.data.record import Entity, Post
 from mmkp.data.synthetic import KINDS, generate
 from mmkp.data.synthetic_topics import DOMAINS, Domain
 from mmkp.evaluation.metrics import evaluate
+from mmkp.retrieval.registry import build_baseline
 
 
 def _contains(text: str, phrase: str) -> bool:

@@ -59,7 +59,7 @@ def apply_override(root: type, raw: dict[str, Any], override: str) -> None:
     cls: Any = root
     node = raw
     for depth, name in enumerate(parts):
-        cls, _ = _hook(cls, node)
+        cls, _ = _hook(cls, node, source="--set", key=".".join(parts[:depth]))
         hint = _field_types(cls, source="--set", prefix=".".join(parts[:depth])).get(name)
         if hint is None:
             raise ConfigError(f"--set: unknown key {key.strip()!r} ({_known(cls)})")
@@ -69,7 +69,7 @@ def apply_override(root: type, raw: dict[str, Any], override: str) -> None:
         section = _dataclass_in(hint)
         if section is None:
             raise ConfigError(f"--set: {'.'.join(parts[: depth + 1])!r} is not a section")
-        _, child = _hook(section, node.get(name))
+        _, child = _hook(section, node.get(name), source="--set", key=key.strip())
         node[name] = child = dict(child) if isinstance(child, dict) else {}
         node, cls = child, section
 
@@ -77,7 +77,7 @@ def apply_override(root: type, raw: dict[str, Any], override: str) -> None:
 def from_dict(cls: type[T], data: Any, *, source: str, prefix: str = "") -> T:
     """Build dataclass `cls` from a mapping, checking keys and value types recursively."""
     where = prefix.rstrip(".") or "the top level"
-    cls, data = _hook(cls, data)
+    cls, data = _hook(cls, data, source=source, key=prefix.rstrip("."))
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: {where} must be a mapping, got {data!r}")
     hints = _field_types(cls, source=source, prefix=prefix)
@@ -96,7 +96,12 @@ def from_dict(cls: type[T], data: Any, *, source: str, prefix: str = "") -> T:
         raise ConfigError(f"{source}: missing required key {prefix + missing[0]!r}")
     defaults = {f.name: _default(f) for f in dataclasses.fields(cls)}
     values = {
-        key: _convert(hints[key], _merge(defaults[key], value), source=source, key=prefix + key)
+        key: _convert(
+            hints[key],
+            _merge(defaults[key], value, source=source, key=prefix + key),
+            source=source,
+            key=prefix + key,
+        )
         for key, value in data.items()
     }
     try:
@@ -118,10 +123,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _hook(cls: Any, raw: Any) -> tuple[Any, Any]:
+def _hook(cls: Any, raw: Any, *, source: str, key: str) -> tuple[Any, Any]:
     """(class, raw value) after the section's `config_hook`, if it has one."""
     hook = getattr(cls, "config_hook", None)
-    return (cls, raw) if hook is None else hook(raw)
+    if hook is None:
+        return cls, raw
+    try:
+        return hook(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {key or 'the top level'}: {exc}") from exc
 
 
 def _override_value(cls: Any, name: str, hint: Any, value: Any, key: str) -> Any:
@@ -138,7 +148,7 @@ def _resolve_paths(cls: Any, raw: Any, base: Path, *, source: str) -> Any:
     """Copy of `raw` with relative path fields joined to `base` (the config file's folder)."""
     if not dataclasses.is_dataclass(cls):
         return raw
-    cls, raw = _hook(cls, raw)
+    cls, raw = _hook(cls, raw, source=source, key="")
     if not isinstance(raw, dict):
         return raw
     hints = _field_types(cls, source=source, prefix="")
@@ -159,12 +169,12 @@ def _default(f: dataclasses.Field) -> Any:
     return None if f.default is dataclasses.MISSING else f.default
 
 
-def _merge(default: Any, value: Any) -> Any:
+def _merge(default: Any, value: Any, *, source: str, key: str) -> Any:
     """A partial section (`stage1: {lr: 0.01}`) keeps the section default's other values,
     unless the section's hook picks another class for it (then its own defaults apply)."""
     if not (dataclasses.is_dataclass(default) and isinstance(value, dict)):
         return value
-    chosen, _ = _hook(type(default), value)
+    chosen, _ = _hook(type(default), value, source=source, key=key)
     if chosen is not type(default):
         return value
     return _deep_update(dataclasses.asdict(default), value)

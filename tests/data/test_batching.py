@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from mmkp.data.batch import IGNORE_LABEL
-from mmkp.data.layout import TYPE_ENTITY, TYPE_OCR, TYPE_POST
 from mmkp.data.batching import collate, iter_batches
+from mmkp.data.layout import TYPE_ENTITY, TYPE_OCR, TYPE_POST
 from mmkp.data.processor import TextOptions, TextProcessor
 from mmkp.data.record import Entity, Post
 from mmkp.data.vocab import BOS_ID, EOS_ID, PAD_ID, SEG_ID, UNK_ID, LabelSet, Vocab
@@ -64,7 +64,9 @@ def test_one2one_rows_targets_and_labels():
 
 def test_input_switches_keep_both_seg_and_truncation_cuts_ocr_first():
     post = post_one()
-    no_ocr = TextProcessor(VOCAB, LABELS, TextOptions(use_ocr=False, use_entities=False)).examples([post])[0]
+    no_ocr = TextProcessor(VOCAB, LABELS, TextOptions(use_ocr=False, use_entities=False)).examples(
+        [post]
+    )[0]
     assert no_ocr.src_tokens == ("a", "zeta", "b", "zeta", "<seg>", "<seg>")
     assert no_ocr.src_types == (0, 0, 0, 0, 1, 2)
     cut = TextProcessor(VOCAB, LABELS, TextOptions(max_src_len=9)).examples([post])[0]

@@ -9,11 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import pytest
 import torch
 
 from mmkp.data.vocab import BOS_ID, EOS_ID
-
 
 A, B, C, D = 5, 6, 7, 8
 VOCAB = 9

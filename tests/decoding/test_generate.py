@@ -22,8 +22,8 @@ from mmkp.decoding.generate import (
     to_keyphrases,
 )
 from mmkp.decoding.strategy import Hypothesis
-from mmkp.model.registry import build_model
 from mmkp.model.mmkp.config import MMKPConfig
+from mmkp.model.registry import build_model
 
 VOCAB = Vocab([*SPECIALS, "cat", "dog", "park"])  # ids 5, 6, 7; extended ids from 8
 CAT, DOG, PARK = 5, 6, 7

@@ -3,8 +3,8 @@
 import pytest
 
 from mmkp.data.record import Entity, Post
-from mmkp.evaluation.phrase_match import clean_gold, clean_predictions, is_present, stem_phrase
 from mmkp.evaluation.metrics import evaluate
+from mmkp.evaluation.phrase_match import clean_gold, clean_predictions, is_present, stem_phrase
 
 
 def post(gold: list[str], text: str = "unrelated words", post_id: str = "p", **kw) -> Post:

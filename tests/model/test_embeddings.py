@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from mmkp.data.vocab import SPECIALS, LabelSet, Vocab
-from mmkp.model.mmkp.model import label_word_ids
-from mmkp.model.registry import build_model
 from mmkp.model.mmkp.config import MMKPConfig
+from mmkp.model.mmkp.model import label_word_ids
 from mmkp.model.modules.embeddings import load_embeddings, load_glove_text, load_glove_wheel
+from mmkp.model.registry import build_model
 
 VOCAB = Vocab([*SPECIALS, "the", "kca", "Paris", "zzunseen"])
 

@@ -45,7 +45,9 @@ def test_without_noise_filter_regions_pass_unfiltered(batch):
     assert encoded.match_score is None and encoded.region_scores is None
     assert torch.equal(encoded.filtered, encoded.regions)
     losses = model(batch, ALL_TERMS)
-    assert losses.get("itm") is None and losses.get("irtm") is None and losses.get("cla") is not None
+    assert (
+        losses.get("itm") is None and losses.get("irtm") is None and losses.get("cla") is not None
+    )
 
 
 def test_text_only_model_ignores_the_image(batch):

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
+from mmkp.data.record import Entity, Post
 from mmkp.retrieval.frequency import FrequencyBaseline
 from mmkp.retrieval.knn import KnnOptions, TfidfKnnBaseline
 from mmkp.retrieval.registry import build_baseline
-from mmkp.data.record import Entity, Post
 
 TRAIN = [
     Post("t1", "apple banana", keyphrases=["fruit", "snack"]),

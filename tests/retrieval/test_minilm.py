@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from mmkp.data.record import Entity, Post
 from mmkp.retrieval.minilm import MISSING_EXTRA, MiniLMKnnBaseline, embedding_text
 from mmkp.retrieval.registry import build_baseline
-from mmkp.data.record import Entity, Post
 
 TRAIN = [
     Post("t1", "i love walking my dog in the park", keyphrases=["pets"]),

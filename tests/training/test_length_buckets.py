@@ -1,6 +1,6 @@
-from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.data.batching import in_length_order, length_buckets
 from mmkp.data.processor import TextProcessor
+from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.training.data import load_split
 
 LENGTHS = [5, 1, 9, 3, 7, 2, 8, 4, 6, 10]

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from mmkp.training.config import load_config
 from mmkp.data.jsonl import read_posts
 from mmkp.data.synthetic import generate
 from mmkp.features.store import FeatureWriter
+from mmkp.training.config import load_config
 from mmkp.training.pipeline import run_training
 
 from .conftest import TINY

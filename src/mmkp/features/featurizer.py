@@ -93,21 +93,27 @@ class ImageFeaturizer:
     def __init__(self, config: FeaturizerConfig | None = None):
         self.config = config or FeaturizerConfig()
         self._backbone = backbones.load_backbone(self.config.backbone, self.config.weights)
-        self._provider, self._shared = self._entity_provider()
+        self._provider = self._entity_provider()
+        self._shared = self._shared_classifier()
         self._ocr = OcrEngine(self.config.ocr_config) if self.config.ocr else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmkp-ocr")
 
-    def _entity_provider(self) -> tuple[EntityProvider | None, LocalEntities | None]:
-        """The provider (None for `precomputed`) and, when it classifies with the grid's own
-        backbone, the same provider again: then one forward pass gives grids and entities."""
+    def _entity_provider(self) -> EntityProvider | None:
+        """The configured provider; None for `precomputed`, whose entities are the posts'."""
         if self.config.entities == PRECOMPUTED:
-            return None, None
+            return None
         # VGG has no ImageNet head here: local entities then come from the default classifier.
-        backbone = self.config.backbone
-        classifier = backbone if self._backbone.spec.classifies else backbones.DEFAULT_BACKBONE
-        provider = make_provider(self.config.entities, model=classifier)
-        shared = isinstance(provider, LocalEntities) and classifier == backbone
-        return provider, provider if shared else None
+        classifies = self._backbone.spec.classifies
+        classifier = self.config.backbone if classifies else backbones.DEFAULT_BACKBONE
+        return make_provider(self.config.entities, model=classifier)
+
+    def _shared_classifier(self) -> LocalEntities | None:
+        """The local provider when it classifies with the grid's own network: then one
+        forward pass gives both grids and entities."""
+        provider = self._provider
+        if isinstance(provider, LocalEntities) and provider.config.model == self.config.backbone:
+            return provider
+        return None
 
     def __enter__(self) -> ImageFeaturizer:
         return self

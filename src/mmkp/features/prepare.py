@@ -110,6 +110,7 @@ class _Pipeline:
             post.entities = []
 
     def _fill(self, post: Post, features: ImageFeatures) -> None:
+        """The image's inputs into the post, leaving what `_clear` kept (same key order)."""
         if self.config.entities != PRECOMPUTED:
             post.entities = features.entities
         if self.config.ocr:
@@ -121,7 +122,7 @@ class _Pipeline:
         """Append the grids the store lacks (a resumed run may have written some already)."""
         new = [i for i, post in enumerate(posts) if post.id not in self.store]
         if new:
-            grids = [features[i].grid for i in new]
+            grids = [features[i].grid for i in new]  # featurize was asked for grids: no None
             self.store.append([posts[i].id for i in new], np.stack(grids))
 
 
@@ -169,6 +170,7 @@ def prepare(
 
 
 def _with_ocr_threads(config: PrepareConfig, threads: int) -> PrepareConfig:
+    """The featurizer's config with prepare's OCR thread count, so OCR keeps to its core."""
     return replace(config, ocr_config=replace(config.ocr_config, threads=threads))
 
 

@@ -16,7 +16,7 @@ Ablation switches live in MMKPConfig; modules a configuration does not use are n
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -24,13 +24,12 @@ from torch import nn
 
 from mmkp.data.batch import Batch
 from mmkp.data.layout import TYPE_POST
-from mmkp.data.vocab import PAD_ID, UNK_ID, LabelSet, Vocab
+from mmkp.data.vocab import PAD_ID, LabelSet, Vocab
 from mmkp.model.config import ModelConfig
 from mmkp.model.mmkp.config import MMKPConfig
 from mmkp.model.modules.classifier import KeyphraseClassifier, classification_loss
 from mmkp.model.modules.copy_generator import (
     CopyGenerator,
-    LabelCopy,
     generation_loss,
     label_copy,
 )
@@ -38,6 +37,7 @@ from mmkp.model.modules.decoder import Decoder, DecoderState
 from mmkp.model.modules.embeddings import PretrainedEmbeddings, init_word_embeddings
 from mmkp.model.modules.image_encoder import ImageEncoder, ImageEncoding
 from mmkp.model.modules.image_text_matcher import ImageTextMatcher, matching_loss
+from mmkp.model.modules.pointer_decoding import PointerDecoding
 from mmkp.model.modules.region_filter import RegionFilter, region_loss
 from mmkp.model.modules.text_encoder import TextEncoder, TextEncoding
 from mmkp.model.outputs import Encoded, Losses
@@ -56,7 +56,7 @@ class FilteredImage:
     region_scores: torch.Tensor | None = None  # (B, R) A (eq. 4); 0 on rows without an image
 
 
-class MMKP(nn.Module):
+class MMKP(PointerDecoding, nn.Module):
     has_generator: ClassVar[bool] = True
 
     def __init__(
@@ -209,36 +209,6 @@ class MMKP(nn.Module):
             copy_weights=None if labels is None else labels.weights,
             ext_size=self.vocab_size + batch.max_oov,
         )
-
-    def step(
-        self, tokens: torch.Tensor, state: DecoderState
-    ) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
-        """tokens (N,) extended ids -> log P (N, V_ext), alpha (N, L), next state."""
-        log_probs, attention, hidden = self._decode(tokens.unsqueeze(1), state)
-        return log_probs[:, 0], attention[:, 0], replace(state, hidden=hidden)
-
-    def teacher_forced(self, batch: Batch, encoded: Encoded) -> torch.Tensor:
-        """log P(y_j | y_<j) for every target position: (B, T, V_ext)."""
-        state = self.init_decoder_state(batch, encoded)
-        log_probs, _, _ = self._decode(batch.trg_in, state)
-        return log_probs
-
-    def _decode(
-        self, tokens: torch.Tensor, state: DecoderState
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """tokens (B, T) -> log P (B, T, V_ext), alpha (B, T, L), last hidden (B, d)."""
-        in_vocab = tokens.masked_fill(tokens >= self.vocab_size, UNK_ID)  # copied OOV -> <unk>
-        inputs = self.input_dropout(self.text_encoder.embedding(in_vocab))  # (B, T, e)
-        out = self.decoder(inputs, state)
-        context = out.context if state.fused is None else out.context + state.fused.unsqueeze(1)
-        features = torch.cat([inputs, out.states, context], -1)
-        labels = None
-        if state.copy_ids is not None and state.copy_weights is not None:
-            labels = LabelCopy(ids=state.copy_ids, weights=state.copy_weights)
-        log_probs = self.generator(
-            features, out.attention, state.src_ext_ids, state.ext_size, labels
-        )
-        return log_probs, out.attention, out.hidden
 
 
 def label_word_ids(vocab: Vocab, labels: LabelSet) -> torch.Tensor:
