@@ -3,6 +3,8 @@ diagnostics (s_c and the 7x7 A) only with an image, input checks."""
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -115,17 +117,29 @@ def test_bad_inputs_are_reported(checkpoint_dir, tmp_path):
         Predictor.load(tmp_path)
 
 
-def test_a_real_photo_goes_through_the_training_preparation(checkpoint_dir, tmp_path):
+def test_a_real_photo_goes_through_the_training_preparation(
+    checkpoint_dir, tmp_path, monkeypatch
+):
     from skimage import data  # sample photos shipped in the scikit-image wheel
 
     photo = tmp_path / "astronaut.jpg"
     Image.fromarray(data.astronaut()).save(photo)
     predictor = Predictor.load(checkpoint_dir)
+    work, scratch = tmp_path / "cwd", tmp_path / "tmp"
+    work.mkdir(), scratch.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where a temporary file would go
+    before = sorted(tmp_path.rglob("*"))
     result = predictor.predict("first day at work", image=photo)
+    assert sorted(tmp_path.rglob("*")) == before  # featurized in memory: no file written
     assert result.post.extra["has_image"] is True
     assert 1 <= len(result.post.entities) <= 5  # the local ImageNet classifier's top classes
     assert result.region_scores.shape == (7, 7) and 0.0 <= result.match_score <= 1.0
     assert predictor.featurizer.config.backbone == "efficientnet-lite0"
+    again = predictor.predict("first day at work", image=photo.read_bytes())
+    assert again.texts == result.texts and again.post.entities == result.post.entities
+    with Image.open(photo) as image:
+        assert predictor.predict("first day at work", image=image.copy()).texts == result.texts
 
 
 def test_a_model_whose_backbone_cannot_be_told_is_an_error(tmp_path):

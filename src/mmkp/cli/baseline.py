@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 
 from mmkp.data.errors import ErrorLog
 from mmkp.data.formats import load_posts
 from mmkp.evaluation.prediction_files import write_predictions
 from mmkp.retrieval.registry import BASELINES, build_baseline
-
-log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

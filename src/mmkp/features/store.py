@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from mmkp.data.batch import NUM_REGIONS
 from mmkp.io import write_json_atomic, write_text_atomic
 
 FORMAT = "mmkp-features/1"
-REGIONS = 49
 META, DATA, INDEX = "meta.json", "grids.f16", "index.jsonl"
 
 
@@ -61,7 +61,7 @@ class FeatureStore:
         self.folder = folder
         self.backbone: str = meta["backbone"]
         self.dim: int = int(meta["dim"])
-        self.regions: int = int(meta.get("regions", REGIONS))
+        self.regions: int = int(meta.get("regions", NUM_REGIONS))
         self.ids = ids
         self._rows = {post_id: row for row, post_id in enumerate(ids)}
         if len(self._rows) != len(ids):
@@ -76,7 +76,7 @@ class FeatureStore:
     def open(cls, folder: str | Path) -> FeatureStore:
         folder = Path(folder)
         meta = _read_meta(folder)
-        row_bytes = int(meta.get("regions", REGIONS)) * int(meta["dim"]) * 2
+        row_bytes = int(meta.get("regions", NUM_REGIONS)) * int(meta["dim"]) * 2
         return cls(folder, meta, _read_ids(folder, row_bytes))
 
     def get(self, post_id: str) -> np.ndarray | None:
@@ -99,7 +99,7 @@ class FeatureWriter:
     def __init__(self, folder: str | Path, *, backbone: str, dim: int):
         self.folder = Path(folder)
         self.dim = dim
-        self.row_bytes = REGIONS * dim * 2
+        self.row_bytes = NUM_REGIONS * dim * 2
         if (self.folder / META).is_file():
             meta = _read_meta(self.folder)
             if meta["backbone"] != backbone or int(meta["dim"]) != dim:
@@ -109,7 +109,7 @@ class FeatureWriter:
                 )
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
-            meta = {"format": FORMAT, "backbone": backbone, "dim": dim, "regions": REGIONS}
+            meta = {"format": FORMAT, "backbone": backbone, "dim": dim, "regions": NUM_REGIONS}
             write_json_atomic(self.folder / META, meta | {"dtype": "float16"})
         self.ids = _read_ids(self.folder, self.row_bytes)
         self._known = set(self.ids)
@@ -129,10 +129,10 @@ class FeatureWriter:
 
     def append(self, ids: Sequence[str], grids: np.ndarray) -> None:
         """Add `grids` (N, 49, dim) for `ids`; an id already stored is an error."""
-        if grids.shape != (len(ids), REGIONS, self.dim):
+        if grids.shape != (len(ids), NUM_REGIONS, self.dim):
             raise ValueError(
                 f"grids of shape {grids.shape} do not match {len(ids)} ids x "
-                f"({REGIONS}, {self.dim})"
+                f"({NUM_REGIONS}, {self.dim})"
             )
         repeated = [post_id for post_id in ids if post_id in self._known]
         if repeated or len(set(ids)) != len(ids):

@@ -12,7 +12,6 @@ stage is not retrained.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,6 @@ from mmkp.training.data import TrainingData, load_split, prepare_data
 from mmkp.training.recipe import EpochCallback
 from mmkp.training.stage1 import Stage1Recipe
 from mmkp.training.stage2 import Stage2Recipe
-
-log = logging.getLogger("mmkp.training")
 
 
 @dataclass
