@@ -117,9 +117,7 @@ def test_bad_inputs_are_reported(checkpoint_dir, tmp_path):
         Predictor.load(tmp_path)
 
 
-def test_a_real_photo_goes_through_the_training_preparation(
-    checkpoint_dir, tmp_path, monkeypatch
-):
+def test_a_real_photo_goes_through_the_training_preparation(checkpoint_dir, tmp_path, monkeypatch):
     from skimage import data  # sample photos shipped in the scikit-image wheel
 
     photo = tmp_path / "astronaut.jpg"

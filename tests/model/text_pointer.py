@@ -70,13 +70,7 @@ class TextPointer(PointerDecoding, nn.Module):
     def encode(self, batch: Batch) -> Encoded:
         text = self.text_encoder(batch.src_ids, batch.src_types, batch.src_mask)
         logits = self.classifier(text.pooled) if self.has_classifier else None
-        return Encoded(
-            memory=text.memory,
-            src_mask=batch.src_mask,
-            text=text.pooled,
-            final=text.final,
-            label_logits=logits,
-        )
+        return Encoded.of_text(text, batch.src_mask, label_logits=logits)
 
     def forward(self, batch: Batch, terms: Collection[str]) -> Losses:
         encoded, losses = self.encode(batch), Losses()
@@ -88,18 +82,7 @@ class TextPointer(PointerDecoding, nn.Module):
         return losses
 
     def init_decoder_state(self, batch: Batch, encoded: Encoded) -> DecoderState:
-        assert encoded.memory is not None and encoded.final is not None
-        return DecoderState(
-            hidden=encoded.final,
-            memory=encoded.memory,
-            keys=self.decoder.project_memory(encoded.memory),
-            src_mask=batch.src_mask,
-            src_ext_ids=batch.src_ext_ids,
-            fused=None,
-            copy_ids=None,
-            copy_weights=None,
-            ext_size=self.vocab_size + batch.max_oov,
-        )
+        return self.source_state(batch, encoded)  # no H_f, no label copy
 
 
 def build(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+
+from mmkp.model.modules.text_encoder import TextEncoding
 
 
 @dataclass
@@ -25,6 +28,13 @@ class Encoded:
     match_logit: torch.Tensor | None = None  # (B,) the matcher's logit (eq. 3)
     match_score: torch.Tensor | None = None  # (B,) s_c in [0, 1]; 0 on rows without an image
     region_scores: torch.Tensor | None = None  # (B, R) A (eq. 4); 0 on rows without an image
+
+    @classmethod
+    def of_text(cls, text: TextEncoding, src_mask: torch.Tensor, **fields: Any) -> Encoded:
+        """The text encoder's results (H_T, M_T, final states) and any further `fields`."""
+        return cls(
+            memory=text.memory, src_mask=src_mask, text=text.pooled, final=text.final, **fields
+        )
 
 
 class Losses(dict[str, torch.Tensor]):

@@ -115,11 +115,9 @@ class MMKP(PointerDecoding, nn.Module):
         if self.classifier is not None:
             fused = self.classifier.fuse(text.pooled, noise.filtered, noise.region_mask)  # H_f
             logits = self.classifier(fused)
-        return Encoded(
-            memory=text.memory,
-            src_mask=batch.src_mask,
-            text=text.pooled,
-            final=text.final,
+        return Encoded.of_text(
+            text,
+            batch.src_mask,
             fused=fused,
             label_logits=logits,
             regions=noise.regions,
@@ -198,17 +196,7 @@ class MMKP(PointerDecoding, nn.Module):
             labels = label_copy(
                 encoded.label_logits, self.label_word_ids, self.config.classifier_top_k
             )
-        return DecoderState(
-            hidden=encoded.final,
-            memory=encoded.memory,
-            keys=self.decoder.project_memory(encoded.memory),
-            src_mask=batch.src_mask,
-            src_ext_ids=batch.src_ext_ids,
-            fused=encoded.fused,
-            copy_ids=None if labels is None else labels.ids,
-            copy_weights=None if labels is None else labels.weights,
-            ext_size=self.vocab_size + batch.max_oov,
-        )
+        return self.source_state(batch, encoded, labels)
 
 
 def label_word_ids(vocab: Vocab, labels: LabelSet) -> torch.Tensor:

@@ -28,6 +28,23 @@ class PointerDecoding:
     def init_decoder_state(self, batch: Batch, encoded: Any) -> DecoderState:
         raise NotImplementedError
 
+    def source_state(
+        self, batch: Batch, encoded: Any, labels: LabelCopy | None = None
+    ) -> DecoderState:
+        """s_0 = the encoder's final state, the source memory, H_f when the model fuses one,
+        and the copy sources: X_T and (`labels`) the classifier's top-k label words."""
+        return DecoderState(
+            hidden=encoded.final,
+            memory=encoded.memory,
+            keys=self.decoder.project_memory(encoded.memory),
+            src_mask=batch.src_mask,
+            src_ext_ids=batch.src_ext_ids,
+            fused=encoded.fused,
+            copy_ids=None if labels is None else labels.ids,
+            copy_weights=None if labels is None else labels.weights,
+            ext_size=self.vocab_size + batch.max_oov,
+        )
+
     def step(
         self, tokens: torch.Tensor, state: DecoderState
     ) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
