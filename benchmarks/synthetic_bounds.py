@@ -23,7 +23,8 @@ from mmkp.data.jsonl import read_posts
 from mmkp.data.record import Entity, Post
 from mmkp.data.synthetic import KINDS, generate
 from mmkp.data.synthetic_topics import DOMAINS, Domain
-from mmkp.evaluation.metrics import evaluate
+from mmkp.evaluation.prediction_files import Prediction
+from mmkp.experiments.kinds import score_by_kind
 from mmkp.retrieval.registry import build_baseline
 
 
@@ -56,12 +57,9 @@ def with_planted_image_text(post: Post) -> Post:
 
 
 def scores_by_kind(predictions: list[list[str]], posts: list[Post]) -> dict[str, float]:
-    out = {"all": evaluate(predictions, posts).scores["F1@1"]}
-    for kind in KINDS:
-        index = [i for i, p in enumerate(posts) if p.extra["planted"]["kind"] == kind]
-        sub = evaluate([predictions[i] for i in index], [posts[i] for i in index])
-        out[kind] = sub.scores["F1@1"]
-    return out
+    """F1@1 over all posts and per planted kind (`mmkp.experiments.kinds.score_by_kind`)."""
+    ranked = [Prediction(post.id, kps) for post, kps in zip(posts, predictions, strict=True)]
+    return {group: s["F1@1"] for group, s in score_by_kind(ranked, posts).items()}
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ errors.jsonl. Both cores work at once: the featurizer runs OCR in a worker threa
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from collections.abc import Sequence
@@ -37,8 +36,6 @@ from mmkp.features.images import ImageError, resolve
 from mmkp.features.journal import Finished, Journal
 from mmkp.features.store import FeatureWriter
 from mmkp.io import atomic_open
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

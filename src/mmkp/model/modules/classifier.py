@@ -15,9 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmkp.data.batch import IGNORE_LABEL
 from mmkp.model.modules.attention import AttentionBlock
-
-IGNORE_LABEL = -100
 
 
 class KeyphraseClassifier(nn.Module):
@@ -56,7 +55,7 @@ class KeyphraseClassifier(nn.Module):
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """L_cla: mean cross-entropy over rows whose keyphrase is a label (labels != -100)."""
+    """L_cla: mean cross-entropy over rows whose keyphrase is a label (labels != IGNORE_LABEL)."""
     if not (labels != IGNORE_LABEL).any():
         return logits.sum() * 0.0
     return F.cross_entropy(logits, labels, ignore_index=IGNORE_LABEL)
