@@ -63,3 +63,19 @@ def test_generation_loss_sums_tokens_and_averages_rows():
     mask = torch.tensor([[True, True], [True, False]])
     expected = (-math.log(0.5) - math.log(0.75) - math.log(0.9)) / 2
     assert math.isclose(generation_loss(log_probs, targets, mask).item(), expected, rel_tol=1e-6)
+
+
+def test_generation_loss_averages_only_rows_with_a_target():
+    """One keyphrase-less row (a TRC pair, an unlabelled post) among four must not shrink
+    L_gen to 0.75x: it is the mean over the three rows that have a target."""
+    torch.manual_seed(0)
+    log_probs = torch.log_softmax(torch.randn(4, 3, 6), dim=-1).requires_grad_()
+    targets = torch.tensor([[1, 2, 0], [3, 0, 0], [4, 5, 1], [0, 0, 0]])
+    mask = targets != 0
+    full = generation_loss(log_probs, targets, mask)
+    labelled = generation_loss(log_probs[:3], targets[:3], mask[:3])
+    torch.testing.assert_close(full, labelled)
+    none = generation_loss(log_probs, targets, torch.zeros_like(mask))
+    assert none.item() == 0.0
+    none.backward()  # still attached to the graph: a batch of such rows trains nothing
+    assert log_probs.grad is not None and not log_probs.grad.any()

@@ -93,6 +93,11 @@ def generation_loss(
     log_probs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
 ) -> torch.Tensor:
     """L_gen (eq. 19): log P (B, T, V_ext), targets (B, T) extended ids, mask (B, T) bool ->
-    the token NLL summed over each row's target, averaged over rows."""
+    the token NLL summed over each row's target, averaged over the rows that have a target
+    (keyphrase-less rows, e.g. TRC pairs or unlabelled posts, must not shrink it); 0, still
+    attached to the graph, when no row has one."""
     nll = -log_probs.gather(2, targets.unsqueeze(-1)).squeeze(-1)  # (B, T)
-    return (nll * mask).sum(dim=1).mean()
+    rows = mask.any(dim=1)  # (B,)
+    if not rows.any():
+        return log_probs.sum() * 0.0
+    return (nll * mask).sum(dim=1)[rows].mean()
