@@ -41,6 +41,12 @@ class ModelConfig:
                 f"embeddings={self.embeddings!r}, embedding_file={self.embedding_file!r}"
             )
 
+    def unused_terms(self, terms: tuple[str, ...], *, images: bool) -> dict[str, str]:
+        """The requested loss terms this config switches off, each with the reason (`images`:
+        whether the data carries image grids). A stage whose terms are all unused cannot
+        train, which the experiment config reports when it is read."""
+        return {}
+
     @classmethod
     def config_hook(cls, raw: Any) -> tuple[type, Any]:
         """The registered config class of `raw["name"]` (the class's own name by default)."""

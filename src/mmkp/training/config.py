@@ -100,6 +100,12 @@ class ExperimentConfig:
                         f"train.{stage}.terms[{i}] must be one of {list(known)}, got {term!r} "
                         f"(the loss terms of model {self.model.name!r})"
                     )
+        for stage in ("stage1", "stage2"):
+            terms = getattr(self.train, stage).terms
+            unused = self.model.unused_terms(terms, images=self.data.features is not None)
+            if len(unused) == len(terms):
+                reasons = "; ".join(f"{term}: {why}" for term, why in unused.items())
+                raise ValueError(f"train.{stage}.terms {list(terms)}: no term applies ({reasons})")
         if self.train.stage2.trainable == MODEL_DEFAULT:  # resolved once, stored explicitly
             stage2 = replace(self.train.stage2, trainable=self.model.fine_tune_modules)
             object.__setattr__(self, "train", replace(self.train, stage2=stage2))

@@ -54,6 +54,21 @@ class MMKPConfig(ModelConfig):
                 f"2 * hidden_size ({self.size}) must be divisible by num_heads ({self.num_heads})"
             )
 
+    def unused_terms(self, terms: tuple[str, ...], *, images: bool) -> dict[str, str]:
+        switched_off = {
+            "itm": None if self.use_itm_loss else "model.use_itm_loss is false",
+            "irtm": None if self.use_irtm_loss else "model.use_irtm_loss is false",
+            "cla": None if self.use_cla_loss else "model.use_cla_loss is false",
+        }
+        if not self.uses_matching:
+            switched_off["itm"] = "the model has no image-text matcher"
+        if not self.uses_regions:
+            switched_off["irtm"] = "the model has no region-text correlation"
+        for term in ("itm", "irtm"):
+            if not images and switched_off[term] is None:
+                switched_off[term] = "the data has no image grids (data.features)"
+        return {term: why for term in terms if (why := switched_off.get(term)) is not None}
+
     @property
     def size(self) -> int:
         """d: the Bi-GRU output width, shared by H_I, M_T, H_f and the decoder state."""
