@@ -17,6 +17,34 @@ def test_label_copy_splits_keyphrase_mass_over_words():
     torch.testing.assert_close(copy.weights, torch.tensor([[0.375, 0.375, 0.0, 0.25, 0.0, 0.0]]))
 
 
+def test_word_softmax_gives_every_word_of_a_label_its_label_logit():
+    """The paper's word-level beta: one softmax over the top-k labels' word entries, each
+    carrying its label's logit (a two-word label gets two shares)."""
+    logits = torch.tensor([[0.0, math.log(3.0), -50.0]])
+    words = torch.tensor([[7, 0, 0], [8, 9, 0], [5, 0, 0]])
+    copy = label_copy(logits, words, top_k=2, form="word_softmax")
+    assert copy.ids.tolist() == [[8, 9, 0, 7, 0, 0]]
+    torch.testing.assert_close(copy.weights, torch.tensor([[3 / 7, 3 / 7, 0.0, 1 / 7, 0.0, 0.0]]))
+
+
+def test_fixed_lambda_c_and_no_hidden_layer_still_sum_to_one():
+    """The paper's form: p_p = softmax(W_o x_j + b_o) (eq. 10), lambda_c a fixed number."""
+    torch.manual_seed(0)
+    generator = CopyGenerator(6, 4, 10, 0.0, classifier_copy=True, hidden=False, copy_lambda=0.3)
+    assert generator.hidden is None and generator.copy_switch is None
+    features = torch.randn(1, 2, 6)
+    attention = torch.tensor([[[1.0, 0.0], [0.25, 0.75]]])
+    labels = LabelCopy(ids=torch.tensor([[3, 4]]), weights=torch.tensor([[0.5, 0.5]]))
+    log_probs = generator(features, attention, torch.tensor([[10, 3]]), 11, labels)
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(1, 2))
+    switch = torch.sigmoid(generator.switch(features))[0, :, 0]
+    # The OOV source word 10 gets (1 - lambda) * lambda_c * alpha, lambda_c = 0.3.
+    torch.testing.assert_close(log_probs[0, :, 10].exp(), (1 - switch) * 0.3 * attention[0, :, 0])
+    vocab = torch.softmax(generator.out(features), -1)[0]
+    expected = switch * vocab[:, 4] + (1 - switch) * 0.7 * 0.5  # label word 4 only
+    torch.testing.assert_close(log_probs[0, :, 4].exp(), expected)
+
+
 def _generator(classifier_copy: bool) -> CopyGenerator:
     torch.manual_seed(0)
     return CopyGenerator(6, 4, 10, 0.0, classifier_copy=classifier_copy)

@@ -57,6 +57,9 @@ def test_image_less_row_equals_text_only_batch(batch):
         {"region_text_matching": False},
         {"noise_filter": False},
         {"use_image": False},
+        {"encoder_layers": 2},
+        {"matcher_residual": False},
+        {"generator_hidden": False, "copy_lambda": 0.5, "label_copy": "word_softmax"},
     ],
 )
 def test_gradients_reach_every_parameter(batch, overrides):

@@ -30,3 +30,32 @@ def test_bad_override_is_a_clean_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "mmkp train: error: --set: unknown key 'train.stage9.x'" in err
     assert not (tmp_path / "config.json").exists()
+
+
+@pytest.mark.slow
+def test_lr_decay_halves_the_rate_after_each_epoch_without_improvement(tmp_path, one_thread):
+    from mmkp.training.config import load_config
+    from mmkp.training.pipeline import run_training
+
+    config = load_config(
+        TINY,
+        [
+            "train.stage1.lr_decay=0.5",
+            "train.stage1.monitor=loss",
+            "train.stage1.lr=0.05",  # large enough for the dev loss to turn after a few epochs
+            "train.stage1.epochs=8",
+            "train.stage1.patience=8",
+            "train.stage2.epochs=0",
+        ],
+    )
+    run = run_training(config, tmp_path / "run")
+    rows = [row for row in run.history["stage1"] if "train_loss" in row]
+    assert rows[-1]["lr"] < 0.05  # it did decay
+    best = float("inf")
+    lr = 0.05
+    for row in rows:
+        if row["dev_loss"] < best:
+            best = row["dev_loss"]
+        else:
+            lr *= 0.5
+        assert row["lr"] == pytest.approx(lr)

@@ -45,8 +45,13 @@ class StageConfig:
     grad_clip: float = 5.0  # max global gradient norm; 0 disables clipping
     monitor: Monitor = "loss"
     patience: int = 3  # stop after this many epochs without improvement
+    # Multiply the learning rate by this after every epoch that does not improve the monitored
+    # value (the public code halves it: 0.5); None keeps it constant.
+    lr_decay: float | None = None
 
     def __post_init__(self) -> None:
+        if self.lr_decay is not None and not 0.0 < self.lr_decay < 1.0:
+            raise ValueError(f"lr_decay must be in (0, 1), got {self.lr_decay}")
         if self.epochs < 0:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         if not self.terms or len(set(self.terms)) != len(self.terms):

@@ -178,6 +178,12 @@ class StageRecipe:
         """Log an epoch's row, update early stopping, save best/last and the records."""
         epoch = int(row["epoch"])
         improved = self.stopper.update(row[self._monitor_key], epoch)
+        trained = "train_loss" in row  # not the starting model's row
+        if trained and not improved and self.stage.lr_decay is not None:
+            for group in self.optimizer.param_groups:  # saved with the optimizer: resumes too
+                group["lr"] *= self.stage.lr_decay
+        if trained:
+            row["lr"] = self.optimizer.param_groups[0]["lr"]  # for the next epoch
         self.state.epoch = epoch
         self.state.history.append(row)
         self.state.early_stopping = self.stopper.to_dict()

@@ -36,6 +36,14 @@ class MMKPConfig(ModelConfig):
     use_cla_loss: bool = True  # False: w/o L_cla
     use_classifier_copy: bool = True  # False: the decoder copies only from the source (eq. 13)
 
+    # Where the paper and its public code differ (docs/model.md, "paper vs code"); the
+    # defaults are today's shipped form, configs/paper.yaml sets the paper's.
+    encoder_layers: int = 1  # Bi-GRU layers of the text encoder (public code: 2)
+    matcher_residual: bool = True  # LayerNorm(M_T + MultiHead) in the matcher (paper: none)
+    generator_hidden: bool = True  # tanh layer before p_p (paper eq. 10: none)
+    copy_lambda: float | None = None  # fixed lambda_c (eq. 13; paper: a hyper-parameter)
+    label_copy: Literal["split", "word_softmax"] = "split"  # beta (paper: word_softmax)
+
     loss_terms: ClassVar[tuple[str, ...]] = MMKP_LOSS_TERMS
     # Stage 2 trains the generator only by default, as the paper's public code does.
     fine_tune_modules: ClassVar[tuple[str, ...] | None] = ("decoder", "generator")
@@ -44,7 +52,9 @@ class MMKPConfig(ModelConfig):
         super().__post_init__()
         if self.name != "mmkp":
             raise ValueError(f"MMKPConfig is model 'mmkp', got name {self.name!r}")
-        for name in ("hidden_size", "num_heads", "image_dim", "classifier_top_k"):
+        if self.copy_lambda is not None and not 0.0 <= self.copy_lambda <= 1.0:
+            raise ValueError(f"copy_lambda must be in [0, 1], got {self.copy_lambda}")
+        for name in ("hidden_size", "num_heads", "image_dim", "classifier_top_k", "encoder_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:

@@ -76,9 +76,13 @@ class MMKP(PointerDecoding, nn.Module):
         self.config = config
         self.vocab_size = vocab_size
         d, e, c = config.size, config.emb_size, config
-        self.text_encoder = TextEncoder(vocab_size, e, c.hidden_size, c.dropout)
+        self.text_encoder = TextEncoder(
+            vocab_size, e, c.hidden_size, c.dropout, layers=c.encoder_layers
+        )
         self.image_encoder = ImageEncoder(c.image_dim, d, c.dropout) if c.use_image else None
-        self.matcher = ImageTextMatcher(d, c.num_heads, c.dropout) if c.uses_matching else None
+        self.matcher = None
+        if c.uses_matching:
+            self.matcher = ImageTextMatcher(d, c.num_heads, c.dropout, residual=c.matcher_residual)
         self.region_filter = RegionFilter(d) if c.uses_regions else None
         self.classifier = None
         if c.uses_classifier:
@@ -87,7 +91,13 @@ class MMKP(PointerDecoding, nn.Module):
             )
         self.decoder = Decoder(e, d)
         self.generator = CopyGenerator(
-            e + 2 * d, d, vocab_size, c.dropout, classifier_copy=c.use_classifier_copy
+            e + 2 * d,
+            d,
+            vocab_size,
+            c.dropout,
+            classifier_copy=c.use_classifier_copy,
+            hidden=c.generator_hidden,
+            copy_lambda=c.copy_lambda,
         )
         self.input_dropout = nn.Dropout(c.dropout)
         # Rebuilt from labels.json with the model, so not part of the saved state.
@@ -194,7 +204,10 @@ class MMKP(PointerDecoding, nn.Module):
         labels = None
         if self.config.use_classifier_copy and encoded.label_logits is not None:
             labels = label_copy(
-                encoded.label_logits, self.label_word_ids, self.config.classifier_top_k
+                encoded.label_logits,
+                self.label_word_ids,
+                self.config.classifier_top_k,
+                self.config.label_copy,
             )
         return self.source_state(batch, encoded, labels)
 

@@ -2,26 +2,32 @@
 
 With x_j = [e(y_{j-1}); s_j; c_j + H_f] at decoding step j:
 
-    p_p   = softmax(W_o tanh(W_h x_j + b_h) + b_o)                over the vocabulary  (eq. 10)
+    p_p   = softmax(W_o x_j + b_o)                                over the vocabulary  (eq. 10)
+            (option `hidden`: softmax(W_o tanh(W_h x_j + b_h) + b_o), an extra layer)
     p_a   = sum_i alpha_ji [x_i = w]                               copy from X_T        (eq. 11)
-    p_k   = sum_k softmax(z_topk)_k / |kp_k| * [w in kp_k]         copy from the words of the
-                                                                   classifier's top-k labels
-    lambda_c = sigmoid(w_c^T x_j + b_c)                            (eq. 12)
-    p_c   = lambda_c p_a + (1 - lambda_c) p_k                      (eq. 13)
+    beta  = the copy distribution over the words of the classifier's top-k labels  (eq. 12)
+            `word_softmax`: softmax over the labels' word entries, each carrying its
+            label's logit (the paper's word-level beta); `split`: softmax over the k labels,
+            each label's share split evenly over its words
+    p_c   = lambda_c p_a + (1 - lambda_c) beta                     (eq. 13)
+            lambda_c a fixed hyper-parameter (`copy_lambda`), or learned:
+            sigmoid(w_c^T x_j + b_c)
     lambda   = sigmoid(w_g^T x_j + b_g)
     P(w)  = lambda p_p(w) + (1 - lambda) p_c(w)                    over V_ext          (eq. 14)
 
-Each of p_p, p_a, p_k sums to one and the mixture weights are convex, so P sums to one over
-the extended vocabulary (the public code adds p_k on top of lambda p_p + (1 - lambda) p_a,
+Each of p_p, p_a, beta sums to one and the mixture weights are convex, so P sums to one over
+the extended vocabulary (the public code adds beta on top of lambda p_p + (1 - lambda) p_a,
 which sums to 2 - lambda; we do not). Source OOV words have extended ids >= |V| and are
 reachable only by copying. Without the classifier copy, p_c = p_a.
 
-Loss (eq. 19): L_gen = -sum_j log P(y_j) over the target tokens of a row, averaged over rows.
+Loss (eq. 19): L_gen = -sum_j log P(y_j) over the target tokens of a row, averaged over the
+rows that have a target.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -37,31 +43,56 @@ class LabelCopy:
     weights: torch.Tensor  # (B, W) p_k over those words, each row sums to one
 
 
-def label_copy(logits: torch.Tensor, label_word_ids: torch.Tensor, top_k: int) -> LabelCopy:
-    """p_k: logits (B, N) of the classifier, label_word_ids (N, K) -> LabelCopy (W = k * K).
+LabelCopyForm = Literal["split", "word_softmax"]
 
-    The k most probable labels share the mass by the softmax of their logits; a label's mass
-    is split evenly over its words.
+
+def label_copy(
+    logits: torch.Tensor, label_word_ids: torch.Tensor, top_k: int, form: LabelCopyForm = "split"
+) -> LabelCopy:
+    """beta: logits (B, N) of the classifier, label_word_ids (N, K) -> LabelCopy (W = k * K).
+
+    `split`: the k most probable labels share the mass by the softmax of their logits, and a
+    label's mass is split evenly over its words. `word_softmax` (the paper's word-level beta,
+    as its public code builds it): every word of the k labels is one entry carrying its
+    label's logit, and one softmax runs over all entries (a label of n words gets n shares).
     """
     top = logits.topk(min(top_k, logits.size(1)), dim=-1)  # values, indices (B, k)
     words = label_word_ids[top.indices]  # (B, k, K)
     real = words != PAD_ID  # (B, k, K)
-    share = torch.softmax(top.values, dim=-1) / real.sum(-1).clamp_min(1)  # (B, k)
-    weights = share.unsqueeze(-1) * real  # (B, k, K)
+    if form == "split":
+        share = torch.softmax(top.values, dim=-1) / real.sum(-1).clamp_min(1)  # (B, k)
+        weights = share.unsqueeze(-1) * real  # (B, k, K)
+    else:
+        entries = top.values.unsqueeze(-1).expand_as(words).masked_fill(~real, float("-inf"))
+        weights = torch.softmax(entries.flatten(1), dim=-1).view_as(entries)  # (B, k, K)
     return LabelCopy(ids=words.flatten(1), weights=weights.flatten(1))
 
 
 class CopyGenerator(nn.Module):
+    """`hidden`: p_p goes through a tanh layer of width `size` (W_o tanh(W_h x_j)); without
+    it p_p = softmax(W_o x_j + b_o), eq. 10 as the paper writes it. `copy_lambda`: a fixed
+    lambda_c (the paper's hyper-parameter); None learns it, sigmoid(w_c^T x_j + b_c)."""
+
     def __init__(
-        self, features: int, size: int, vocab_size: int, dropout: float, *, classifier_copy: bool
+        self,
+        features: int,
+        size: int,
+        vocab_size: int,
+        dropout: float,
+        *,
+        classifier_copy: bool,
+        hidden: bool = True,
+        copy_lambda: float | None = None,
     ):
         super().__init__()
         self.vocab_size = vocab_size
-        self.hidden = nn.Linear(features, size)
+        self.hidden = nn.Linear(features, size) if hidden else None
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(size, vocab_size)
+        self.out = nn.Linear(size if hidden else features, vocab_size)
         self.switch = nn.Linear(features, 1)  # lambda
-        self.copy_switch = nn.Linear(features, 1) if classifier_copy else None  # lambda_c
+        learned = classifier_copy and copy_lambda is None
+        self.copy_switch = nn.Linear(features, 1) if learned else None  # lambda_c
+        self.copy_lambda = copy_lambda if classifier_copy else None
 
     def forward(
         self,
@@ -73,13 +104,18 @@ class CopyGenerator(nn.Module):
     ) -> torch.Tensor:
         """x_j (B, T, F), alpha (B, T, L), src_ext_ids (B, L), V_ext, p_k -> log P (B, T, V_ext)."""
         batch, steps, _ = features.shape
-        vocab = torch.softmax(self.out(self.dropout(torch.tanh(self.hidden(features)))), -1)
+        hidden = features if self.hidden is None else torch.tanh(self.hidden(features))
+        vocab = torch.softmax(self.out(self.dropout(hidden)), -1)  # p_p (eq. 10)
         switch = torch.sigmoid(self.switch(features))  # (B, T, 1) lambda
         probs = features.new_zeros(batch, steps, ext_size)
         probs[..., : self.vocab_size] = switch * vocab  # lambda p_p
         source_share = 1.0 - switch  # (B, T, 1)
-        if self.copy_switch is not None and labels is not None:
-            copy_source = torch.sigmoid(self.copy_switch(features))  # (B, T, 1) lambda_c
+        if labels is not None and (self.copy_switch is not None or self.copy_lambda is not None):
+            copy_source = (  # (B, T, 1) lambda_c
+                torch.sigmoid(self.copy_switch(features))
+                if self.copy_switch is not None
+                else torch.full_like(switch, self.copy_lambda)
+            )
             label_share = source_share * (1.0 - copy_source)
             source_share = source_share * copy_source
             label_ids = labels.ids.unsqueeze(1).expand(-1, steps, -1)  # (B, T, W)

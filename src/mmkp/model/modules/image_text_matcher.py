@@ -1,6 +1,8 @@
 """Image-text matching (eq. 3) and its loss L_itm (eq. 16): the coarse-grained noise filter.
 
-    s_c = sigmoid(FC(LayerNorm(M_T + MultiHead(M_T, H_I, H_I))))
+    s_c = sigmoid(FC(MultiHead(M_T, H_I, H_I)))                     (eq. 3, as the paper writes it)
+    s_c = sigmoid(FC(LayerNorm(M_T + MultiHead(M_T, H_I, H_I))))    (option `residual`, as the
+                                                                     public code's attention layer)
 
 s_c in (0, 1) says how well the whole image matches the text; it shifts every region score
 of the region filter (eq. 4). L_itm is the binary cross-entropy of s_c against relevance
@@ -13,20 +15,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmkp.model.modules.attention import AttentionBlock
+from mmkp.model.modules.attention import AttentionBlock, CrossAttention
 
 
 class ImageTextMatcher(nn.Module):
-    def __init__(self, size: int, num_heads: int, dropout: float):
+    def __init__(self, size: int, num_heads: int, dropout: float, *, residual: bool = True):
         super().__init__()
-        self.block = AttentionBlock(size, num_heads, dropout)
+        self.block = AttentionBlock(size, num_heads, dropout) if residual else None
+        self.attention = None if residual else CrossAttention(size, num_heads)
         self.score = nn.Linear(size, 1)
 
     def forward(
         self, text: torch.Tensor, regions: torch.Tensor, region_mask: torch.Tensor
     ) -> torch.Tensor:
         """M_T (B, d), H_I (B, R, d), region mask (B, R) -> matching logits (B,); s_c = sigmoid."""
-        return self.score(self.block(text, regions, region_mask)).squeeze(-1)
+        if self.block is not None:
+            return self.score(self.block(text, regions, region_mask)).squeeze(-1)
+        assert self.attention is not None
+        context, _ = self.attention(text, regions, region_mask)
+        return self.score(context).squeeze(-1)
 
 
 def matching_loss(

@@ -33,12 +33,21 @@ def masked_max(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class TextEncoder(nn.Module):
-    def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, dropout: float):
+    def __init__(
+        self, vocab_size: int, emb_size: int, hidden_size: int, dropout: float, layers: int = 1
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=PAD_ID)
         self.type_embedding = nn.Embedding(NUM_TYPES, emb_size)
         self.dropout = nn.Dropout(dropout)
-        self.rnn = nn.GRU(emb_size, hidden_size, batch_first=True, bidirectional=True)
+        self.rnn = nn.GRU(
+            emb_size,
+            hidden_size,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if layers > 1 else 0.0,  # between layers, as the public code
+        )
 
     def forward(self, ids: torch.Tensor, types: torch.Tensor, mask: torch.Tensor) -> TextEncoding:
         """ids, types (B, L) long, mask (B, L) bool (True on real tokens) -> TextEncoding."""
@@ -47,8 +56,9 @@ class TextEncoder(nn.Module):
         # and are then masked out (the pooled vector of an empty row is zero).
         lengths = mask.sum(dim=1).clamp_min(1).cpu()
         packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
-        output, last = self.rnn(packed)  # last: (2, B, H)
+        output, last = self.rnn(packed)  # last: (2 * layers, B, H)
         memory, _ = pad_packed_sequence(output, batch_first=True, total_length=ids.size(1))
         memory = memory * mask.unsqueeze(-1)  # (B, L, d)
-        final = torch.cat([last[0], last[1]], dim=-1) * mask.any(dim=1, keepdim=True)  # (B, d)
+        # The top layer's last forward and backward states: (B, d).
+        final = torch.cat([last[-2], last[-1]], dim=-1) * mask.any(dim=1, keepdim=True)
         return TextEncoding(memory=memory, pooled=masked_max(memory, mask), final=final)
