@@ -14,6 +14,7 @@ from mmkp.data.vocab import BOS_ID, EOS_ID, PAD_ID, SEG_ID, UNK_ID, LabelSet, Vo
 # ids: 0-4 specials, then by count: a(5) b(6) ;(7) cat(8)
 VOCAB = Vocab(["<pad>", "<unk>", "<bos>", "<eos>", "<seg>", "a", "b", ";", "cat"])
 LABELS = LabelSet(["a b", "cat"])
+KEYS = ("match_label", "relevant")  # TRC-style relevance fields, read as L_itm labels
 
 
 def post_one() -> Post:
@@ -78,7 +79,8 @@ def test_input_switches_keep_both_seg_and_truncation_cuts_ocr_first():
 
 
 def test_collate_pads_and_masks():
-    examples = TextProcessor(VOCAB, LABELS).examples([post_one(), post_two()])
+    processor = TextProcessor(VOCAB, LABELS, match_label_keys=KEYS)
+    examples = processor.examples([post_one(), post_two()])
     batch = collate([examples[1], examples[3]], VOCAB)
     assert batch.src_ids.tolist() == [
         [5, 1, 6, 1, 4, 1, 4, 8, 7, 1, 1],
@@ -122,7 +124,18 @@ def test_collate_grids_zero_for_missing_and_checks_vocab():
 def test_match_label_must_be_binary():
     bad = Post("p9", "a", extra={"relevant": "yes"})
     with pytest.raises(ValueError, match="post 'p9': relevant must be 0 or 1, got 'yes'"):
-        TextProcessor(VOCAB, LABELS).examples([bad])
+        TextProcessor(VOCAB, LABELS, match_label_keys=KEYS).examples([bad])
+
+
+def test_no_field_is_a_match_label_unless_named():
+    """The benchmark's field 4 (`match_label`) is a precomputed matcher's argmax: only a
+    config that names the field turns it into an L_itm label."""
+    (row,) = TextProcessor(VOCAB, LABELS).examples([post_two()])
+    assert math.isnan(row.match_label)
+    (row,) = TextProcessor(VOCAB, LABELS, match_label_keys=("match_label",)).examples(
+        [post_two()]
+    )
+    assert math.isnan(row.match_label)  # it has `relevant`, not `match_label`
 
 
 def test_iter_batches_is_deterministic_given_seed():

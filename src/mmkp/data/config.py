@@ -36,6 +36,15 @@ class DataConfig:
     dev: SplitConfig
     test: SplitConfig | None = None
     features: str | None = field(default=None, metadata=PATH)  # FeatureStore dir; None: text only
+    # D_itm (eq. 16): text-image pairs with human relevance labels for L_itm, e.g. the TRC csv
+    # (`image_adds`, images beside it) or a JSONL with `match_label`; their grids come from
+    # `features` too. Its batches are interleaved with the keyphrase batches of a stage that
+    # trains "itm" (docs/training.md).
+    itm: SplitConfig | None = None
+    # A field of the keyphrase posts to read as their L_itm label too (e.g. "match_label":
+    # the generated data's planted label, or the benchmark's field 4, a precomputed matcher's
+    # argmax); None: the keyphrase posts carry no relevance label.
+    post_match_label: str | None = None
     use_ocr: bool = True
     use_entities: bool = True
     vocab_size: int = 50_000  # most frequent training words kept (specials not counted)

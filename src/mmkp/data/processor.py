@@ -64,12 +64,24 @@ class Example:
 
 
 class TextProcessor:
-    """Turns posts into examples for one vocabulary, label set and `TextOptions`."""
+    """Turns posts into examples for one vocabulary, label set and `TextOptions`.
 
-    def __init__(self, vocab: Vocab, labels: LabelSet, options: TextOptions | None = None):
+    `match_label_keys`: the post fields read, in order, as the 0/1 image-text relevance label
+    of L_itm (eq. 16); none by default, so no field becomes a label unless a config names it
+    (the benchmark's field 4 is a precomputed matcher's guess, not a human label)."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        labels: LabelSet,
+        options: TextOptions | None = None,
+        *,
+        match_label_keys: tuple[str, ...] = (),
+    ):
         self.vocab = vocab
         self.labels = labels
         self.options = options or TextOptions()
+        self.match_label_keys = match_label_keys
 
     def source(self, post: Post) -> Source:
         options, vocab = self.options, self.vocab
@@ -124,15 +136,15 @@ class TextProcessor:
             trg_ids=tuple(vocab.encode(words)),
             trg_ext_ids=tuple(vocab.id(w) if w in vocab else oov.get(w, UNK_ID) for w in words),
             label=IGNORE_LABEL if label is None else label,
-            match_label=_match_label(post),
+            match_label=match_label(post, self.match_label_keys),
             match_prob=math.nan if post.match is None else post.match,
             has_image=post.image is not None,
         )
 
 
-def _match_label(post: Post) -> float:
-    """TRC-style relevance (`match_label`, else `relevant`) as 1.0/0.0, nan when absent."""
-    for key in ("match_label", "relevant"):
+def match_label(post: Post, keys: tuple[str, ...]) -> float:
+    """The first of `keys` the post carries, as 1.0/0.0 relevance; nan when none."""
+    for key in keys:
         value = post.extra.get(key)
         if value is None:
             continue

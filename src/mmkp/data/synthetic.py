@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("text", "ocr", "visual", "noise")
 SPLITS = ("train", "dev", "test")
+ITM = "itm"  # the TRC-style pairs of `generate_itm`
 
 
 @dataclass(frozen=True)
@@ -145,12 +146,18 @@ def _draw(
 ) -> tuple[Image.Image, str]:
     """The post's picture and its file format; records the rendered text in the planted truth."""
     rng = random.Random(f"mmkp-synthetic:{seed}:{post.id}:image")
+    planted = post.extra["planted"]
     if plan.obj is None:  # an OCR topic: the keyphrase itself is drawn
-        image, shown = images.render_text(size, plan.keyphrase, rng)
-        post.extra["planted"]["rendered_text"] = shown
-        return image, "PNG"
-    image = images.visual(size, plan.obj, rng)
-    return image, "JPEG" if plan.obj.startswith("photo:") else "PNG"
+        image, shown, box = images.render_text(size, plan.keyphrase, rng)
+        planted["rendered_text"] = shown
+        fmt = "PNG"
+    else:
+        image, box = images.visual(size, plan.obj, rng)
+        fmt = "JPEG" if plan.obj.startswith("photo:") else "PNG"
+    # Where the planted text or object is, for measuring the noise filter's localisation.
+    planted["box"] = [round(v, 1) for v in box]
+    planted["cells"] = images.grid_cells(box, size)
+    return image, fmt
 
 
 def generate_split(
@@ -174,6 +181,17 @@ def generate_split(
     return posts
 
 
+def generate_itm(out_dir: Path, n: int, *, seed: int, config: SyntheticConfig) -> list[Post]:
+    """TRC-style image-text pairs (D_itm, eq. 16): a post text and an image, `match_label` 1
+    when the image belongs to the text's domain, 0 for an image of another domain (half of
+    them), and no keyphrase: the relevance-labelled set L_itm trains on, apart from the
+    keyphrase posts."""
+    # Every text names its domain (no generic texts): relevance is decidable from the pair.
+    pairs_config = replace(config, noise_share=0.5, generic_share=0.0)
+    pairs = generate_split(out_dir, ITM, n, seed=seed, config=pairs_config)
+    return [replace(post, keyphrases=[]) for post in pairs]
+
+
 def generate(
     out_dir: str | Path,
     *,
@@ -185,8 +203,10 @@ def generate(
     image_size: tuple[int, int] = (320, 240),
     generic_share: float = 0.25,
     kind_weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    n_itm: int = 0,
 ) -> GeneratedData:
-    """Write `train.jsonl`, `dev.jsonl`, `test.jsonl` and `images/` under `out_dir`.
+    """Write `train.jsonl`, `dev.jsonl`, `test.jsonl` and `images/` under `out_dir`, and with
+    `n_itm` a TRC-style `itm.jsonl` (`generate_itm`).
 
     Deterministic: the same arguments give byte-identical files. Image paths in the JSONL are
     relative to it. Each split's images are written before its JSONL, so a JSONL never names a
@@ -209,6 +229,10 @@ def generate(
         write_posts(out / f"{split}.jsonl", posts)
         counts[split] = kind_counts(n, config)
         log.debug("wrote %d %s posts to %s", n, split, out / f"{split}.jsonl")
+    if n_itm:
+        itm = generate_itm(out, n_itm, seed=seed, config=config)
+        write_posts(out / f"{ITM}.jsonl", itm)
+        counts[ITM] = {"relevant": sum(p.extra["match_label"] for p in itm), "total": n_itm}
     meta: dict[str, Any] = {"seed": seed, "config": asdict(config), "counts": counts}
     write_json_atomic(out / "meta.json", meta)
     return GeneratedData(

@@ -15,8 +15,11 @@ from importlib import resources
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
+from mmkp.data.batch import GRID_SIDE
+
 Size = tuple[int, int]
 RGB = tuple[int, int, int]
+Box = tuple[float, float, float, float]  # left, top, right, bottom in image pixels
 
 # Photo objects: name -> file inside the scikit-image package's data folder.
 PHOTO_FILES = {
@@ -68,8 +71,9 @@ def _layout_lines(
     raise ValueError(f"rendered text {text!r} does not fit an image of {width}x{height}")
 
 
-def render_text(size: Size, text: str, rng: random.Random) -> tuple[Image.Image, str]:
-    """Large, high-contrast text on a plain gradient (read back by OCR); returns image and text."""
+def render_text(size: Size, text: str, rng: random.Random) -> tuple[Image.Image, str, Box]:
+    """Large, high-contrast text on a plain gradient (read back by OCR); returns the image, the
+    text as shown and the box around it."""
     shown = text.upper() if rng.random() < 0.5 else text
     dark_on_light = rng.random() < 0.6
     background = _muted(rng, 200, 245) if dark_on_light else _muted(rng, 15, 60)
@@ -82,12 +86,14 @@ def render_text(size: Size, text: str, rng: random.Random) -> tuple[Image.Image,
     line_height = round(font_size * 1.3)
     top_space = size[1] - line_height * len(lines)
     y = rng.randint(top_space // 4, max(top_space // 4, 3 * top_space // 4))
+    boxes = []
     for line in lines:
         line_width = draw.textlength(line, font=_font(font_size))
         x = rng.randint(round(size[0] * 0.05), round(size[0] - line_width - size[0] * 0.05))
         draw.text((x, y), line, font=_font(font_size), fill=ink)
+        boxes.append(draw.textbbox((x, y), line, font=_font(font_size)))
         y += line_height
-    return image, " ".join(lines)
+    return image, " ".join(lines), union(boxes)
 
 
 def _circle(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, **kwargs: object) -> None:
@@ -194,12 +200,13 @@ _SCENES: dict[str, Callable[[Image.Image, random.Random], None]] = {
 }
 
 
-def draw_object(size: Size, obj: str, rng: random.Random) -> Image.Image:
-    """A drawn object at a random place and scale on a muted gradient, or a whole drawn scene."""
+def draw_object(size: Size, obj: str, rng: random.Random) -> tuple[Image.Image, Box]:
+    """A drawn object at a random place and scale on a muted gradient, or a whole drawn scene
+    (whose box is the whole image); returns the image and the object's box."""
     image = gradient(size, _muted(rng, 150, 235), _muted(rng, 120, 220))
     if obj in _SCENES:
         _SCENES[obj](image, rng)
-        return image
+        return image, whole(size)
     if obj not in _OBJECTS:
         raise ValueError(
             f"unknown drawn object {obj!r}; known: {sorted(_OBJECTS) + sorted(_SCENES)}"
@@ -214,7 +221,7 @@ def draw_object(size: Size, obj: str, rng: random.Random) -> Image.Image:
     cx = rng.uniform(r * 1.05, size[0] - r * 1.05)
     cy = rng.uniform(r * 1.05, size[1] - r * 1.05)
     _OBJECTS[obj](draw, cx, cy, r)
-    return image
+    return image, (cx - r, cy - r, cx + r, cy + r)
 
 
 @cache
@@ -245,8 +252,41 @@ def photo(size: Size, name: str, rng: random.Random) -> Image.Image:
     return ImageEnhance.Brightness(image).enhance(rng.uniform(0.85, 1.15))
 
 
-def visual(size: Size, obj: str, rng: random.Random) -> Image.Image:
-    """The picture of a visual topic: `photo:NAME` is a sample photo, anything else is drawn."""
+def visual(size: Size, obj: str, rng: random.Random) -> tuple[Image.Image, Box]:
+    """The picture of a visual topic and the object's box: `photo:NAME` is a sample photo
+    (the box is the whole image), anything else is drawn."""
     if obj.startswith("photo:"):
-        return photo(size, obj.removeprefix("photo:"), rng)
+        return photo(size, obj.removeprefix("photo:"), rng), whole(size)
     return draw_object(size, obj, rng)
+
+
+def whole(size: Size) -> Box:
+    return (0.0, 0.0, float(size[0]), float(size[1]))
+
+
+def union(boxes: list[tuple[float, float, float, float]]) -> Box:
+    return (
+        float(min(b[0] for b in boxes)),
+        float(min(b[1] for b in boxes)),
+        float(max(b[2] for b in boxes)),
+        float(max(b[3] for b in boxes)),
+    )
+
+
+def grid_cells(
+    box: Box, size: Size, *, side: int = GRID_SIDE, min_cover: float = 0.25
+) -> list[int]:
+    """The cells of the model's `side` x `side` region grid (row-major, as the CNN's 7x7 map
+    over the image resized to a square) that `box` covers by at least `min_cover` of the
+    cell's area."""
+    width, height = size
+    cell_w, cell_h = width / side, height / side
+    left, top, right, bottom = box
+    cells = []
+    for row in range(side):
+        for col in range(side):
+            dx = min(right, (col + 1) * cell_w) - max(left, col * cell_w)
+            dy = min(bottom, (row + 1) * cell_h) - max(top, row * cell_h)
+            if dx > 0 and dy > 0 and dx * dy >= min_cover * cell_w * cell_h:
+                cells.append(row * side + col)
+    return cells

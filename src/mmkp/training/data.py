@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mmkp.data.batch import Batch, GridLookup
 from mmkp.data.batching import collate, iter_batches, length_buckets
@@ -17,6 +18,8 @@ from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.features.store import FeatureStore
 
 log = logging.getLogger("mmkp.training")
+T = TypeVar("T")
+ITM_LABELS = ("match_label", "relevant")  # a D_itm pair's label: JSONL field, TRC `image_adds`
 
 
 def load_split(split: SplitConfig) -> list[Post]:
@@ -53,6 +56,7 @@ class TrainingData:
     train_examples: list[Example]
     dev_examples: list[Example]
     dev_post_examples: list[Example]
+    itm_examples: list[Example]  # D_itm pairs (no keyphrase), empty without `data.itm`
     grid_lookup: GridLookup | None
     backbone: str | None  # the CNN of the grids, stored in every checkpoint
 
@@ -78,6 +82,38 @@ class TrainingData:
         groups = length_buckets(lengths, batch_size, seed=seed)
         return (collate([examples[i] for i in g], grid_lookup=self.grid_lookup) for g in groups)
 
+    def training_batches(
+        self, batch_size: int, *, seed: int, by_length: bool, with_itm: bool
+    ) -> tuple[Iterator[Batch], int]:
+        """One epoch's batches (and how many): the keyphrase pairs, and with `with_itm` the
+        D_itm pairs' batches interleaved (`interleave`); each D_itm batch trains L_itm only,
+        since its rows have neither a keyphrase nor a label."""
+        main = list(self.batches(self.train_examples, batch_size, seed=seed, by_length=by_length))
+        extra: list[Batch] = []
+        if with_itm and self.itm_examples:
+            extra = list(
+                self.batches(self.itm_examples, batch_size, seed=seed + 1, by_length=by_length)
+            )
+        batches = interleave(main, extra)
+        return iter(batches), len(batches)
+
+
+def interleave(main: list[T], extra: list[T]) -> list[T]:
+    """`extra` spread evenly among `main` (item j after main item round((j+1)·K/(M+1))), so
+    an epoch sees D_itm batches throughout instead of in one block, and `main` keeps its
+    order (the keyphrase batches of a run without D_itm are unchanged)."""
+    out: list[T] = []
+    slots = [round((j + 1) * len(main) / (len(extra) + 1)) for j in range(len(extra))]
+    queue = iter(zip(slots, extra, strict=True))
+    pending = next(queue, None)
+    for index in range(len(main) + 1):
+        while pending is not None and pending[0] == index:
+            out.append(pending[1])
+            pending = next(queue, None)
+        if index < len(main):
+            out.append(main[index])
+    return out
+
 
 def prepare_data(
     config: DataConfig, *, vocab: Vocab | None = None, labels: LabelSet | None = None
@@ -94,7 +130,10 @@ def prepare_data(
         )
     if labels is None:
         labels = LabelSet.build(train_posts, min_count=config.label_min_count)
-    processor = TextProcessor(vocab, labels, config.text)
+    post_labels = () if config.post_match_label is None else (config.post_match_label,)
+    processor = TextProcessor(vocab, labels, config.text, match_label_keys=post_labels)
+    itm_processor = TextProcessor(vocab, labels, config.text, match_label_keys=ITM_LABELS)
+    itm_posts = load_split(config.itm) if config.itm is not None else []
     grid_lookup, backbone = open_grids(config)
     data = TrainingData(
         config=config,
@@ -105,14 +144,16 @@ def prepare_data(
         train_examples=processor.examples(train_posts),
         dev_examples=processor.examples(dev_posts),
         dev_post_examples=processor.examples(dev_posts, one2one=False),
+        itm_examples=itm_processor.examples(itm_posts, one2one=False),
         grid_lookup=grid_lookup,
         backbone=backbone,
     )
     log.info(
-        "data: %d train posts (%d pairs), %d dev posts; vocab %d, labels %d",
+        "data: %d train posts (%d pairs), %d dev posts, %d D_itm pairs; vocab %d, labels %d",
         len(train_posts),
         len(data.train_examples),
         len(dev_posts),
+        len(itm_posts),
         len(vocab),
         len(labels),
     )

@@ -134,19 +134,19 @@ class StageRecipe:
         for epoch in range(self.state.epoch + 1, self.stage.epochs + 1):
             if self.state.finished or self.stopper.should_stop:
                 break
-            shuffle_seed = self.config.train.seed * 100_003 + epoch
+            batches, count = self.data.training_batches(
+                self.stage.batch_size,
+                seed=self.config.train.seed * 100_003 + epoch,
+                by_length=self.config.train.by_length,
+                with_itm="itm" in self.stage.terms,
+            )
             result = train_epoch(
                 self.model,
-                self.data.batches(
-                    self.data.train_examples,
-                    self.stage.batch_size,
-                    seed=shuffle_seed,
-                    by_length=self.config.train.by_length,
-                ),
+                batches,
                 self.optimizer,
                 terms=self.stage.terms,
                 grad_clip=self.stage.grad_clip,
-                total=-(-len(self.data.train_examples) // self.stage.batch_size),
+                total=count,
                 desc=f"{self.name} epoch {epoch}/{self.stage.epochs}",
             )
             self._record(self._evaluate(epoch, result))

@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.inference.checkpoint import InferenceConfig, save_checkpoint
-from mmkp.io import write_json_atomic
+from mmkp.io import read_text, recover_directory, write_json_atomic
 from mmkp.model.protocol import KeyphraseModel
 
 STATE_FILE = "trainer_state.json"
@@ -63,11 +63,18 @@ def save_training_checkpoint(
 
 
 def read_trainer_state(directory: str | Path) -> TrainerState | None:
-    """The trainer state of a checkpoint directory, or None when it has none."""
+    """The trainer state of a checkpoint directory, or None when it has none.
+
+    A save killed between its two renames left the previous checkpoint beside its place
+    (`recover_directory`): it is put back first, so the run resumes from it."""
+    recover_directory(directory)
     path = Path(directory) / STATE_FILE
     if not path.is_file():
         return None
-    return TrainerState(**json.loads(path.read_text(encoding="utf-8")))
+    try:
+        return TrainerState(**json.loads(read_text(path)))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ValueError(f"{path}: not a trainer state ({exc}); start a new --out") from exc
 
 
 def restore_training(directory: str | Path, optimizer: torch.optim.Optimizer) -> None:
