@@ -14,6 +14,7 @@ from mmkp.features.store import FeatureStore
 @pytest.mark.slow  # OCR over ~100 images and both training stages: a minute or more
 def test_demo_small_run(tmp_path: Path, capsys):
     argv = ["demo", "--out", str(tmp_path), "--train", "60", "--dev", "6", "--test", "30"]
+    argv += ["--itm", "10"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     for step in ("[1/4] generate data", "[2/4] read images", "[3/4] baselines", "[4/4] train"):
@@ -26,7 +27,9 @@ def test_demo_small_run(tmp_path: Path, capsys):
     # text keyphrases are in the text, so retrieval beats guessing the most frequent ones there
     assert scores["knn"]["text"]["F1@1"] > scores["frequency"]["text"]["F1@1"]
     assert (tmp_path / "predictions" / "mm-mkp.jsonl").read_text().count("\n") == 30
-    assert len(list((tmp_path / "data" / "images").iterdir())) == 96
+    assert len(list((tmp_path / "data" / "images").iterdir())) == 96 + 10
+    itm = [json.loads(line) for line in (tmp_path / "prepared" / "itm.jsonl").open()]
+    assert len(itm) == 10 and all(pair["keyphrases"] == [] for pair in itm)
     # the image pipeline filled OCR text and entities and stored a grid for every post
     prepared = [json.loads(line) for line in (tmp_path / "prepared" / "test.jsonl").open()]
     assert len(prepared) == 30 and any(post["ocr"] for post in prepared)

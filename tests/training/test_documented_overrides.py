@@ -29,6 +29,7 @@ TINY = [
     f"data.dev={DATA / 'tiny_dev.jsonl'}",
     "data.test=null",
     "data.features=null",
+    "data.itm=null",
     "model.embeddings=random",
     "model.emb_size=16",
     "model.hidden_size=8",

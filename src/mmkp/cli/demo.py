@@ -23,11 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--train", type=int, default=600, help="training posts (default 600)")
     parser.add_argument("--dev", type=int, default=150, help="dev posts (default 150)")
     parser.add_argument("--test", type=int, default=150, help="test posts (default 150)")
+    parser.add_argument(
+        "--itm", type=int, default=150, help="TRC-style text-image pairs for L_itm (default 150)"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    state = DemoState(Path(args.out), args.seed, (args.train, args.dev, args.test))
+    sizes = (args.train, args.dev, args.test)
+    state = DemoState(Path(args.out), args.seed, sizes, n_itm=args.itm)
     scores_path = run_demo(state, on_step=print_step)
     print(f"\ntest scores in percent ({len(state.test)} posts; {scores_path}):")
     print(format_table(state.scores))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from mmkp.data.jsonl import read_posts, write_posts
 from mmkp.data.record import Post
-from mmkp.data.synthetic import KINDS, SPLITS, generate
+from mmkp.data.synthetic import ITM, KINDS, SPLITS, generate
 from mmkp.evaluation.prediction_files import Prediction, read_predictions, write_predictions
 from mmkp.experiments.kinds import ALL, KindScores, score_by_kind
 from mmkp.features.prepare import prepare
@@ -46,9 +46,11 @@ class DemoState:
     out: Path
     seed: int
     sizes: tuple[int, int, int]  # train, dev, test posts
+    n_itm: int = 0  # TRC-style pairs for L_itm (`generate_itm`), written to prepared/itm.jsonl
     train: list[Post] = field(default_factory=list)
     dev: list[Post] = field(default_factory=list)
     test: list[Post] = field(default_factory=list)
+    itm: list[Post] = field(default_factory=list)
     scores: dict[str, KindScores] = field(default_factory=dict)  # by system name
 
     def add_system(self, name: str, predictions: list[Prediction]) -> None:
@@ -79,15 +81,21 @@ class StepDone:
 def generate_step(state: DemoState) -> None:
     n_train, n_dev, n_test = state.sizes
     data = generate(
-        state.out / "data", n_train=n_train, n_dev=n_dev, n_test=n_test, seed=state.seed
+        state.out / "data",
+        n_train=n_train,
+        n_dev=n_dev,
+        n_test=n_test,
+        n_itm=state.n_itm,
+        seed=state.seed,
     )
     state.train, state.dev, state.test = (read_posts(p) for p in (data.train, data.dev, data.test))
+    state.itm = read_posts(data.train.parent / f"{ITM}.jsonl") if state.n_itm else []
 
 
 def prepare_step(state: DemoState) -> str | None:
     """One `prepare` run over all splits (one feature store), then the enriched splits apart."""
     data, prepared = state.out / "data", state.out / "prepared"
-    splits = {"train": state.train, "dev": state.dev, "test": state.test}
+    splits = {"train": state.train, "dev": state.dev, "test": state.test, ITM: state.itm}
     write_posts(data / "all.jsonl", [post for posts in splits.values() for post in posts])
     # prepare resumes by post id, and a rerun with another --seed reuses the ids: start clean.
     shutil.rmtree(prepared, ignore_errors=True)
