@@ -60,6 +60,7 @@ def test_image_less_row_equals_text_only_batch(batch):
         {"encoder_layers": 2},
         {"matcher_residual": False},
         {"generator_hidden": False, "copy_lambda": 0.5, "label_copy": "word_softmax"},
+        {"region_contrast": True},
     ],
 )
 def test_gradients_reach_every_parameter(batch, overrides):
@@ -182,3 +183,21 @@ def test_losses_total_sums_present_terms():
     losses = Losses(itm=torch.tensor(1.5), cla=torch.tensor(0.25))
     assert losses.total.item() == 1.75
     assert math.isclose(Losses(gen=torch.tensor(2.0)).total.item(), 2.0)
+
+
+def test_region_contrast_adds_to_l_irtm_and_prefers_the_own_text(batch):
+    from mmkp.model.modules.region_filter import region_contrast_loss
+
+    plain = tiny_model(seed=3)(batch, {"irtm"})["irtm"]
+    contrast = tiny_model(seed=3, region_contrast=True)(batch, {"irtm"})["irtm"]
+    assert contrast > plain  # softplus is positive
+    own = torch.tensor([[0.0, 3.0], [1.0, 0.0]])
+    other = torch.tensor([[2.0, 0.0], [0.0, 5.0]])
+    expected = torch.nn.functional.softplus(torch.tensor([-1.0, 4.0])).mean()
+    torch.testing.assert_close(
+        region_contrast_loss(own, other, torch.tensor([True, True])), expected
+    )
+    rows = torch.tensor([True, False])
+    torch.testing.assert_close(
+        region_contrast_loss(own, other, rows), torch.nn.functional.softplus(torch.tensor(-1.0))
+    )

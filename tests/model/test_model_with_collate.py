@@ -50,7 +50,9 @@ def _grid(post_id: str) -> np.ndarray | None:
 def _data() -> tuple[Vocab, LabelSet, object]:
     vocab = Vocab.build(POSTS[:2], max_size=20)  # "zorblax" stays out of the vocabulary
     labels = LabelSet.build(POSTS[:2])
-    examples = TextProcessor(vocab, labels).examples(POSTS)
+    # The posts carry their relevance as `match_label` (as a D_itm set or a named field would).
+    processor = TextProcessor(vocab, labels, match_label_keys=("match_label",))
+    examples = processor.examples(POSTS)
     return vocab, labels, collate(examples, vocab, grid_lookup=_grid)
 
 

@@ -43,6 +43,9 @@ class MMKPConfig(ModelConfig):
     generator_hidden: bool = True  # tanh layer before p_p (paper eq. 10: none)
     copy_lambda: float | None = None  # fixed lambda_c (eq. 13; paper: a hyper-parameter)
     label_copy: Literal["split", "word_softmax"] = "split"  # beta (paper: word_softmax)
+    # Beyond the paper: L_irtm also contrasts each image's best region under its own text and
+    # under another post's text (modules.region_filter.region_contrast_loss).
+    region_contrast: bool = False
 
     loss_terms: ClassVar[tuple[str, ...]] = MMKP_LOSS_TERMS
     # Stage 2 trains the generator only by default, as the paper's public code does.

@@ -38,7 +38,7 @@ from mmkp.model.modules.embeddings import PretrainedEmbeddings, init_word_embedd
 from mmkp.model.modules.image_encoder import ImageEncoder, ImageEncoding
 from mmkp.model.modules.image_text_matcher import ImageTextMatcher, matching_loss
 from mmkp.model.modules.pointer_decoding import PointerDecoding
-from mmkp.model.modules.region_filter import RegionFilter, region_loss
+from mmkp.model.modules.region_filter import RegionFilter, region_contrast_loss, region_loss
 from mmkp.model.modules.text_encoder import TextEncoder, TextEncoding
 from mmkp.model.outputs import Encoded, Losses
 from mmkp.model.protocol import INPUT_GRID, INPUT_TEXT
@@ -196,7 +196,21 @@ class MMKP(PointerDecoding, nn.Module):
         with torch.no_grad():  # A_gt is a fixed target
             gold = self.text_encoder(gold_ids, torch.full_like(gold_ids, TYPE_POST), gold_mask)
             target = self.region_filter.scores(gold.pooled, encoded.regions, encoded.match_score)
-        return region_loss(encoded.region_scores, target, rows)
+        loss = region_loss(encoded.region_scores, target, rows)
+        if self.config.region_contrast:
+            loss = loss + self._region_contrast(batch, encoded)
+        return loss
+
+    def _region_contrast(self, batch: Batch, encoded: Encoded) -> torch.Tensor:
+        """The `region_contrast` term: each image against the next row's text (another post;
+        rows of the same post, or with an image known to be unrelated, are left out)."""
+        assert self.region_filter is not None and encoded.regions is not None
+        assert encoded.region_scores is not None and encoded.text is not None
+        other_text = encoded.text.roll(1, dims=0)  # (B, d) M_T of the previous row
+        other = self.region_filter.scores(other_text, encoded.regions, encoded.match_score)
+        rows = batch.has_image & (batch.post_index != batch.post_index.roll(1, dims=0))
+        rows = rows & (batch.match_label != 0)  # nan (unknown) or 1 (relevant)
+        return region_contrast_loss(encoded.region_scores, other, rows)
 
     # ----------------------------------------------------------------------------- decoding
     def init_decoder_state(self, batch: Batch, encoded: Encoded) -> DecoderState:

@@ -51,3 +51,17 @@ def region_loss(scores: torch.Tensor, target: torch.Tensor, rows: torch.Tensor) 
     if not rows.any():
         return scores.sum() * 0.0
     return F.mse_loss(scores[rows], target[rows].detach())
+
+
+def region_contrast_loss(
+    own: torch.Tensor, other: torch.Tensor, rows: torch.Tensor
+) -> torch.Tensor:
+    """A contrastive region-text term (not in the paper; `region_contrast`): the best region
+    of an image must score higher with the post's own text than with another post's text,
+    softplus(max_r A_other - max_r A_own), averaged over `rows`. L_irtm alone lets A and A_gt
+    agree by both being constant; this makes A depend on the text and peak where the text's
+    content is. own, other (B, R) A; rows (B,) bool."""
+    if not rows.any():
+        return own.sum() * 0.0
+    margin = own.max(dim=-1).values - other.max(dim=-1).values  # (B,)
+    return F.softplus(-margin[rows]).mean()
