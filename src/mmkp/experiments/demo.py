@@ -121,7 +121,9 @@ def train_step(state: DemoState) -> None:
     config_path = state.out / "config.yaml"
     with resources.as_file(resources.files("mmkp") / "configs" / "synthetic.yaml") as packaged:
         shutil.copyfile(packaged, config_path)
-    run = run_training(load_config(config_path), state.out / "mm-mkp")
+    out = state.out / "mm-mkp"
+    shutil.rmtree(out, ignore_errors=True)  # a rerun trains afresh, as prepare reads afresh
+    run = run_training(load_config(config_path), out)
     state.add_system("mm-mkp", read_predictions(run.out_dir / "test_predictions.jsonl"))
 
 
