@@ -37,19 +37,26 @@ from mmkp.io import write_text_atomic
 
 VARIANTS = {
     "full model": [],
+    "paper's L_irtm (w/o region contrast)": ["model.region_contrast=false"],
     "w/o L_itm": ["model.use_itm_loss=false"],
     "w/o L_irtm": ["model.use_irtm_loss=false"],
     "w/o image-text matching": ["model.image_text_matching=false"],
     "w/o region-text matching": ["model.region_text_matching=false"],
     "w/o noise filtering": ["model.noise_filter=false"],
     "text-only (no image branch)": ["model.use_image=false"],
+    # Not Table 2: the paper's copy from the classifier and p_p (configs/paper.yaml's forms).
+    "paper's copy form": [
+        "model.copy_lambda=0.5",
+        "model.label_copy=word_softmax",
+        "model.generator_hidden=false",
+    ],
 }
 OVERALL = ("F1@1", "F1@3", "MAP@5")
 LOCALISATION = ("pointing", "chance", "region_auc", "match_auc", "gate_related", "gate_unrelated")
 
 
 def slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in name.split(" (")[0]).strip("-")
+    return "".join(c if c.isalnum() else "-" for c in name).strip("-")
 
 
 def train(config: Path, out: Path, overrides: list[str], seed: int) -> Path:

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dev", type=int, default=150, help="dev posts (default 150)")
     parser.add_argument("--test", type=int, default=150, help="test posts (default 150)")
     parser.add_argument(
-        "--itm", type=int, default=150, help="TRC-style text-image pairs for L_itm (default 150)"
+        "--itm", type=int, default=300, help="TRC-style text-image pairs for L_itm (default 300)"
     )
     parser.set_defaults(run=run)
 
