@@ -130,7 +130,7 @@ class Vocab:
 
 
 class LabelSet:
-    """The training keyphrases the classifier predicts (eq. 7), most frequent first."""
+    """The training keyphrases the classifier predicts (eq. 8), most frequent first."""
 
     def __init__(self, keyphrases: Sequence[str]):
         self._keyphrases = [normalise_keyphrase(kp) for kp in keyphrases]

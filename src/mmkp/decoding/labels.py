@@ -1,4 +1,4 @@
-"""A classifier head's predictions: the training keyphrases ranked by their logits (eq. 7).
+"""A classifier head's predictions: the training keyphrases ranked by their logits (eq. 8).
 
 Used for classifier-only models and for scoring a stage that trains only the classifier
 (MM-MKP's stage 1 as in eq. 15). Scores are log-softmax values over the whole label set, so

@@ -20,8 +20,8 @@ class Encoded:
     src_mask: torch.Tensor | None = None  # (B, L) bool
     text: torch.Tensor | None = None  # (B, d) pooled text M_T (eq. 1)
     final: torch.Tensor | None = None  # (B, d) last encoder states: the decoder's s_0
-    fused: torch.Tensor | None = None  # (B, d) H_f (eq. 6), added at every decoding step
-    label_logits: torch.Tensor | None = None  # (B, num_labels) classifier logits (eq. 7)
+    fused: torch.Tensor | None = None  # (B, d) H_f (eq. 7), added at every decoding step
+    label_logits: torch.Tensor | None = None  # (B, num_labels) classifier logits (eq. 8)
     regions: torch.Tensor | None = None  # (B, R, d) H_I (eq. 2)
     region_mask: torch.Tensor | None = None  # (B, R) bool, False on rows without an image
     filtered: torch.Tensor | None = None  # (B, R, d) H_I' (eq. 5), what the classifier sees

@@ -23,7 +23,7 @@ class MMKPConfig(ModelConfig):
     num_heads: int = 4  # cross-attention heads of the matcher and the classifier (eq. 3, 6)
     image_dim: int = 1280  # channels C of the (49, C) image grid features
     dropout: float = 0.1
-    classifier_top_k: int = 5  # keyphrases whose words the decoder may copy (eq. 13)
+    classifier_top_k: int = 5  # keyphrases whose words the decoder may copy (eq. 12)
 
     # Ablations (paper Table 2 and the extra switches).
     use_image: bool = True  # False: text-only, no image branch at all

@@ -4,10 +4,10 @@
               grid --ImageEncoder--> H_I                                      (eq. 2)
               M_T, H_I --ImageTextMatcher--> s_c                              (eq. 3)
               M_T, H_I, s_c --RegionFilter--> A, H_I' = sigmoid(A) (.) H_I    (eq. 4-5)
-              M_T, H_I' --KeyphraseClassifier--> H_f, label logits            (eq. 6-7)
-    decode:   y_{j-1}, s_{j-1}, H_T --Decoder--> s_j, alpha_j, c_j            (eq. 8-9)
+              M_T, H_I' --KeyphraseClassifier--> H_f, label logits            (eq. 6-8)
+    decode:   y_{j-1}, s_{j-1}, H_T --Decoder--> s_j, alpha_j, c_j            (eq. 9)
               [e(y_{j-1}); s_j; c_j + H_f] --CopyGenerator--> P(y_j)          (eq. 10-14)
-    losses:   stage 1: L_itm + L_irtm + L_cla (eq. 15-17); stage 2: L_gen (eq. 19)
+    losses:   stage 1: L_itm + L_irtm + L_cla (eq. 15-18); stage 2: L_gen (eq. 19)
 
 Ablation switches live in MMKPConfig; modules a configuration does not use are not built
 (without L_cla and without the classifier copy there is no classifier, hence no H_f).

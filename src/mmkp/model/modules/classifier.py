@@ -1,8 +1,8 @@
-"""Keyphrase classifier (eq. 6-7) and L_cla: fuse text with the filtered image, pick labels.
+"""Keyphrase classifier (eq. 6-8) and L_cla (eq. 18): fuse text with the filtered image.
 
     Z   = LayerNorm(M_T + MultiHead(M_T, H_I', H_I'))
-    H_f = LayerNorm(Z + FFN(Z))                                    (eq. 6)
-    p   = softmax(W_2 ReLU(W_1 H_f + b_1) + b_2)                   (eq. 7)
+    H_f = LayerNorm(Z + FFN(Z))                                    (eq. 7)
+    p   = softmax(W_2 ReLU(W_1 H_f + b_1) + b_2)                   (eq. 8)
 
 H_f also enters every decoding step (c_j + H_f, eq. 10). Without an image (a text-only model
 or an image-less post) the attention context is zero, so H_f is computed from M_T alone; a
@@ -38,7 +38,7 @@ class KeyphraseClassifier(nn.Module):
         regions: torch.Tensor | None = None,
         region_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """H_f (eq. 6): M_T (B, d), H_I' (B, R, d) and its mask (B, R), or None (no image in
+        """H_f (eq. 6-7): M_T (B, d), H_I' (B, R, d) and its mask (B, R), or None (no image in
         the batch) -> (B, d)."""
         if self.block is None:
             z = text  # text-only model
@@ -50,12 +50,12 @@ class KeyphraseClassifier(nn.Module):
         return self.norm(z + self.dropout(self.ffn(z)))
 
     def forward(self, fused: torch.Tensor) -> torch.Tensor:
-        """H_f (B, d) -> label logits (B, num_labels) (eq. 7 before the softmax)."""
+        """H_f (B, d) -> label logits (B, num_labels) (eq. 8 before the softmax)."""
         return self.mlp(fused)
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """L_cla: mean cross-entropy over rows whose keyphrase is a label (labels != IGNORE_LABEL)."""
+    """L_cla (eq. 18): mean cross-entropy over rows whose keyphrase is a label."""
     if not (labels != IGNORE_LABEL).any():
         return logits.sum() * 0.0
     return F.cross_entropy(logits, labels, ignore_index=IGNORE_LABEL)

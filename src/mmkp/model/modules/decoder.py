@@ -1,4 +1,4 @@
-"""Keyphrase decoder (eq. 8-9): a GRU with additive attention over the text encoder states.
+"""Keyphrase decoder (eq. 9): a GRU with additive attention over the text encoder states.
 
     s_j   = GRU(e(y_{j-1}), s_{j-1}),  s_0 = [last forward ; last backward] encoder state
     e_ji  = v^T tanh(W_s s_j + W_h h_i + b),  alpha_j = softmax over the real tokens of X_T
@@ -50,7 +50,7 @@ class DecoderOutput:
 
 
 class AdditiveAttention(nn.Module):
-    """Bahdanau attention (eq. 9)."""
+    """Bahdanau attention (part of eq. 9)."""
 
     def __init__(self, size: int):
         super().__init__()

@@ -1,4 +1,4 @@
-"""The decoding steps of a pointer-generator (eq. 8-14) shared by the family's generators.
+"""The decoding steps of a pointer-generator (eq. 9-14) shared by the family's generators.
 
 A model mixes this in when it has `text_encoder.embedding` (the word table the decoder
 shares), `input_dropout`, a `Decoder` (`decoder`), a `CopyGenerator` (`generator`) and
