@@ -61,6 +61,8 @@ def test_image_less_row_equals_text_only_batch(batch):
         {"matcher_residual": False},
         {"generator_hidden": False, "copy_lambda": 0.5, "label_copy": "word_softmax"},
         {"region_contrast": True},
+        {"matcher_interaction": True},
+        {"matcher_interaction": True, "matcher_residual": False},
     ],
 )
 def test_gradients_reach_every_parameter(batch, overrides):

@@ -46,6 +46,8 @@ class MMKPConfig(ModelConfig):
     # Beyond the paper: L_irtm also contrasts each image's best region under its own text and
     # under another post's text (modules.region_filter.region_contrast_loss).
     region_contrast: bool = False
+    # Beyond the paper: a text-image product term in the matcher's logit (image_text_matcher).
+    matcher_interaction: bool = False
 
     loss_terms: ClassVar[tuple[str, ...]] = MMKP_LOSS_TERMS
     # Stage 2 trains the generator only by default, as the paper's public code does.

@@ -82,7 +82,13 @@ class MMKP(PointerDecoding, nn.Module):
         self.image_encoder = ImageEncoder(c.image_dim, d, c.dropout) if c.use_image else None
         self.matcher = None
         if c.uses_matching:
-            self.matcher = ImageTextMatcher(d, c.num_heads, c.dropout, residual=c.matcher_residual)
+            self.matcher = ImageTextMatcher(
+                d,
+                c.num_heads,
+                c.dropout,
+                residual=c.matcher_residual,
+                interaction=c.matcher_interaction,
+            )
         self.region_filter = RegionFilter(d) if c.uses_regions else None
         self.classifier = None
         if c.uses_classifier:

@@ -19,21 +19,38 @@ from mmkp.model.modules.attention import AttentionBlock, CrossAttention
 
 
 class ImageTextMatcher(nn.Module):
-    def __init__(self, size: int, num_heads: int, dropout: float, *, residual: bool = True):
+    """`interaction` (beyond the paper) adds w_p^T (M_T (.) h) to the logit: FC over h alone
+    scores text and image mostly additively, which cannot tell a matching pair from two
+    mismatched ones of the same kinds; the product term compares them."""
+
+    def __init__(
+        self,
+        size: int,
+        num_heads: int,
+        dropout: float,
+        *,
+        residual: bool = True,
+        interaction: bool = False,
+    ):
         super().__init__()
         self.block = AttentionBlock(size, num_heads, dropout) if residual else None
         self.attention = None if residual else CrossAttention(size, num_heads)
         self.score = nn.Linear(size, 1)
+        self.product = nn.Linear(size, 1, bias=False) if interaction else None
 
     def forward(
         self, text: torch.Tensor, regions: torch.Tensor, region_mask: torch.Tensor
     ) -> torch.Tensor:
         """M_T (B, d), H_I (B, R, d), region mask (B, R) -> matching logits (B,); s_c = sigmoid."""
         if self.block is not None:
-            return self.score(self.block(text, regions, region_mask)).squeeze(-1)
-        assert self.attention is not None
-        context, _ = self.attention(text, regions, region_mask)
-        return self.score(context).squeeze(-1)
+            joined = self.block(text, regions, region_mask)  # (B, d)
+        else:
+            assert self.attention is not None
+            joined, _ = self.attention(text, regions, region_mask)
+        logits = self.score(joined)
+        if self.product is not None:
+            logits = logits + self.product(text * joined)
+        return logits.squeeze(-1)
 
 
 def matching_loss(
