@@ -52,7 +52,15 @@ VARIANTS = {
     ],
 }
 OVERALL = ("F1@1", "F1@3", "MAP@5")
-LOCALISATION = ("pointing", "chance", "region_auc", "match_auc", "gate_related", "gate_unrelated")
+LOCALISATION = (
+    "pointing",
+    "chance",
+    "region_auc",
+    "match_auc",
+    "match_auc_named",
+    "gate_related",
+    "gate_unrelated",
+)
 
 
 def slug(name: str) -> str:

@@ -19,8 +19,9 @@ class Result:
     region_scores: np.ndarray | None
 
 
-def post(post_id: str, kind: str, cells: list[int]) -> Post:
-    return Post(post_id, "t", extra={"planted": {"kind": kind, "cells": cells}})
+def post(post_id: str, kind: str, cells: list[int], generic: bool = False) -> Post:
+    planted = {"kind": kind, "cells": cells, "generic_text": generic}
+    return Post(post_id, "t", extra={"planted": planted})
 
 
 def grid(hot: list[int], value: float = 2.0) -> np.ndarray:
@@ -37,7 +38,7 @@ def test_auc_counts_ties_half():
 def test_pointing_region_auc_match_auc_and_gates():
     posts = [
         post("hit", "visual", [0, 1]),  # A peaks on a planted cell
-        post("miss", "ocr", [10, 11, 12, 13]),  # A peaks elsewhere
+        post("miss", "ocr", [10, 11, 12, 13], generic=True),  # A peaks elsewhere
         post("photo", "visual", list(range(49))),  # whole-image box: not located
         post("noise", "noise", [5]),
         post("text", "text", [7]),  # related, not a located kind
@@ -57,6 +58,7 @@ def test_pointing_region_auc_match_auc_and_gates():
     # and one 2 -> 22 / 45
     assert found.region_auc == pytest.approx((0.75 + 22 / 45) / 2)
     assert found.match_auc == pytest.approx(2 / 3)  # 0.9, 0.8 above 0.7; 0.6 below
+    assert found.match_auc_named == 1.0  # without the generic-text post "miss"
     sigmoid = 1 / (1 + math.exp(-2.0))
     assert found.gate_related == pytest.approx((3 * sigmoid + 3 * 48 * 0.5) / (3 * 49))
     assert found.gate_unrelated == pytest.approx(1 / (1 + math.e))

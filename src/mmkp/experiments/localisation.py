@@ -9,7 +9,9 @@ image of another domain. From the model's region scores A (eq. 4) and matching s
   the planted cells (chance: the mean covered share of the 49 cells); only images whose box
   does not cover every cell (drawn objects and text, not photos or whole scenes) count;
 - region AUC: per post, P(A of a covered cell > A of an uncovered one), averaged over posts;
-- s_c AUC: P(s_c of a related image > s_c of an unrelated one) over all posts with an image;
+- s_c AUC: P(s_c of a related image > s_c of an unrelated one) over all posts with an image,
+  and over the posts whose text names a domain (a generic text, "so happy today", says
+  nothing the image could match, which caps the AUC over all posts);
 - the mean gate sigma(A) on related and on unrelated images, and A's spread (mean per-post
   standard deviation), which shows a filter that has collapsed to a constant.
 """
@@ -43,6 +45,7 @@ class Localisation:
     chance: float  # mean share of planted cells among the 49
     region_auc: float  # mean per-post AUC of A, planted vs other cells
     match_auc: float  # s_c, related vs unrelated images
+    match_auc_named: float  # the same over posts whose text names its domain
     gate_related: float  # mean sigma(A) over the regions of related images
     gate_unrelated: float  # the same over unrelated (noise) images
     spread: float  # mean per-post standard deviation of A
@@ -64,6 +67,7 @@ def measure(results: Sequence[Diagnosed], posts: Sequence[Post]) -> Localisation
     by_id = {post.id: post for post in posts}
     pointing, shares, region_aucs, spreads = [], [], [], []
     related_match, unrelated_match, related_gate, unrelated_gate = [], [], [], []
+    named_related, named_unrelated = [], []
     for result in results:
         if result.region_scores is None and result.match_score is None:
             continue  # no image (or a model without the filter)
@@ -71,6 +75,8 @@ def measure(results: Sequence[Diagnosed], posts: Sequence[Post]) -> Localisation
         related = planted["kind"] != "noise"
         if result.match_score is not None:
             (related_match if related else unrelated_match).append(result.match_score)
+            if not planted.get("generic_text", False):
+                (named_related if related else named_unrelated).append(result.match_score)
         if result.region_scores is None:
             continue
         scores = result.region_scores.reshape(-1)  # (49,) A
@@ -90,6 +96,7 @@ def measure(results: Sequence[Diagnosed], posts: Sequence[Post]) -> Localisation
         chance=_mean(shares),
         region_auc=_mean(region_aucs),
         match_auc=auc(related_match, unrelated_match),
+        match_auc_named=auc(named_related, named_unrelated),
         gate_related=_mean(related_gate),
         gate_unrelated=_mean(unrelated_gate),
         spread=_mean(spreads),
