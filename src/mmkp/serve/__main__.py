@@ -1,0 +1,94 @@
+"""`python -m mmkp.serve` (what `mmkp serve` runs): options, then uvicorn.
+
+    python -m mmkp.serve --model runs/demo/mm-mkp/model [--host 127.0.0.1] [--port 8000]
+        [--workers N] [--threads T] [--config serve.yaml] [--set allow_urls=true ...]
+
+Settings (`ServeSettings`) come from an optional YAML file and `--set key=value`, checked by
+the config loader like every config; the epilog of --help lists them with their defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+
+from mmkp.config_loader import apply_override, from_dict, load_yaml, to_dict
+from mmkp.inference.checkpoint import read_config
+from mmkp.serve.settings import ENVIRONMENT, ServeSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    listing = "\n".join(f"  {f.name} = {f.default!r}" for f in dataclasses.fields(ServeSettings))
+    parser = argparse.ArgumentParser(
+        prog="mmkp serve",
+        description="Serve a checkpoint directory: POST /v1/keyphrases (JSON or multipart), "
+        "POST /v1/keyphrases:batch, GET /v1/model, /health/live, /health/ready, the page at / "
+        "and OpenAPI at /docs. The model is loaded once per worker; concurrent requests are "
+        "decoded together (micro-batching); one JSON access-log line per request on stderr; "
+        "SIGTERM / Ctrl-C let in-flight requests finish. See docs/serve.md.",
+        epilog=f"settings (--set key=value, or a YAML file for --config):\n{listing}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", required=True, help="checkpoint directory")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument("--workers", type=int, default=1, help="processes, one model each")
+    parser.add_argument("--threads", type=int, help="torch threads per worker (default: torch's)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument("--config", help="YAML file of settings")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="one setting, e.g. --set allow_urls=true --set batch_wait_ms=5 (repeatable)",
+    )  # fmt: skip
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> ServeSettings:
+    if args.config is not None:
+        return load_yaml(ServeSettings, args.config, args.overrides)
+    raw = to_dict(ServeSettings())
+    for override in args.overrides:
+        apply_override(ServeSettings, raw, override)
+    return from_dict(ServeSettings, raw, source="the command line")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        import uvicorn
+    except ImportError:
+        print(
+            "mmkp serve: error: needs the serve extra: pip install -e '.[serve]'", file=sys.stderr
+        )
+        return 2
+    try:
+        if args.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {args.workers}")
+        read_config(args.model)  # a missing or broken model fails here, not in every worker
+        settings = settings_from(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"mmkp serve: error: {exc}", file=sys.stderr)
+        return 2
+    os.environ[ENVIRONMENT] = json.dumps(
+        {"model": args.model, "threads": args.threads, "settings": to_dict(settings)}
+    )
+    print(f"mmkp serve: http://{args.host}:{args.port}/ (model {args.model})", file=sys.stderr)
+    uvicorn.run(
+        "mmkp.serve.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,  # mmkp.serve.access_log writes one JSON line per request instead
+        log_level=args.log_level,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),  # 0: no wait
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Requests -> model inputs, in memory: the body under its size limit, JSON or multipart, the
+text limit, and the image (base64, upload or URL) checked for size, type and pixels and
+decoded like a file on disk (`mmkp.features.images.decode`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from urllib.parse import parse_qsl
+
+from PIL import Image, UnidentifiedImageError
+from pydantic import ValidationError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from mmkp.features.images import ImageError, ImageLoadConfig, decode
+from mmkp.inference.predictor import RawPost, normalised_text
+from mmkp.serve import urls
+from mmkp.serve.errors import ApiError, from_validation
+from mmkp.serve.schemas import KeyphraseRequest, PostIn
+from mmkp.serve.settings import ServeSettings
+
+FORM_FIELDS = ("text", "id", "top_k", "beam_size")
+
+
+async def read_body(request: Request, settings: ServeSettings) -> bytes:
+    """The whole body, refused (413 `body`) as soon as it passes `max_body_bytes`."""
+    limit = settings.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "too_large", f"the body is {declared} bytes, over {limit}", "body")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"the body is over the {limit}-byte limit", "body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+MULTIPART = "multipart/form-data"
+URLENCODED = "application/x-www-form-urlencoded"
+
+
+def media_type(request: Request) -> str:
+    """The body's media type: JSON, a multipart form or an url-encoded form (415 otherwise).
+    A body without a Content-Type is read as JSON."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind in ("", "application/json") or kind.endswith("+json"):
+        return "application/json"
+    if kind in (MULTIPART, URLENCODED):
+        return kind
+    message = f"send application/json, {MULTIPART} or {URLENCODED}, not {kind}"
+    raise ApiError(415, "unsupported_media_type", message, "body")
+
+
+def parse_form(body: bytes, content_type: str, kind: str) -> tuple[KeyphraseRequest, bytes | None]:
+    """A form body: fields `text`, `id`, `top_k`, `beam_size`, and (multipart) file `image`."""
+    if kind == URLENCODED:
+        if body.lstrip().startswith(b"{"):
+            raise ApiError(415, "unsupported_media_type", "the body looks like JSON: send it "
+                           "with Content-Type: application/json", "body")  # fmt: skip
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError as exc:
+            raise ApiError(422, "invalid", "form fields must be UTF-8 text", "body") from exc
+        _no_repeats([name for name, _ in pairs])
+        parts = {name: (None, value.encode()) for name, value in pairs}
+    else:
+        _, options = parse_options_header(content_type)
+        boundary = options.get(b"boundary")
+        if not boundary:
+            raise ApiError(400, "malformed_form", "multipart body without a boundary", "body")
+        parts = _multipart_parts(body, boundary)
+    accepted = {*FORM_FIELDS, "image"} if kind == MULTIPART else set(FORM_FIELDS)
+    unknown = sorted(set(parts) - accepted)
+    if unknown:
+        raise ApiError(422, "invalid", f"unknown form field {unknown[0]!r}", unknown[0])
+    return _form_request(parts), parts.get("image", (None, b""))[1] or None
+
+
+def _form_request(parts: dict[str, tuple[str | None, bytes]]) -> KeyphraseRequest:
+    """The form's fields as the JSON request (numbers converted from their text)."""
+    try:
+        fields: dict[str, object] = {
+            k: parts[k][1].decode("utf-8") for k in FORM_FIELDS if k in parts
+        }
+    except UnicodeDecodeError as exc:
+        raise ApiError(422, "invalid", "form fields must be UTF-8 text", "body") from exc
+    for name in ("top_k", "beam_size"):
+        if name in fields:
+            value = str(fields[name]).strip()
+            if not value.isdigit():
+                raise ApiError(422, "invalid", f"{name}: not a whole number: {value!r}", name)
+            fields[name] = int(value)
+    try:
+        return KeyphraseRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise from_validation(list(exc.errors())) from exc
+
+
+def _multipart_parts(body: bytes, boundary: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """Form parts by name: (content type, data). Everything stays in memory."""
+    parts: dict[str, tuple[str | None, bytes]] = {}
+    names: list[str] = []
+    headers: dict[bytes, bytes] = {}
+    field, value, data = bytearray(), bytearray(), bytearray()
+
+    def header_end() -> None:
+        headers[bytes(field).lower()] = bytes(value)
+        field.clear(), value.clear()
+
+    def part_end() -> None:
+        _, options = parse_options_header(headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        kind = headers.get(b"content-type")
+        names.append(name)
+        parts[name] = (None if kind is None else kind.decode("latin-1"), bytes(data))
+        headers.clear(), data.clear()
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_header_field": lambda d, s, e: field.extend(d[s:e]),
+            "on_header_value": lambda d, s, e: value.extend(d[s:e]),
+            "on_header_end": header_end,
+            "on_part_data": lambda d, s, e: data.extend(d[s:e]),
+            "on_part_end": part_end,
+        },
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except Exception as exc:  # python-multipart raises its own parse errors
+        raise ApiError(400, "malformed_form", f"malformed multipart body: {exc}", "body") from exc
+    _no_repeats(names)
+    return parts
+
+
+def _no_repeats(names: list[str]) -> None:
+    """A form field given twice (how a form sends a list) is refused, not half read."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ApiError(422, "invalid", f"form field {name!r} given more than once", name)
+        seen.add(name)
+
+
+def check_text(post: PostIn, settings: ServeSettings) -> None:
+    if len(post.text) > settings.max_text_chars:
+        raise ApiError(
+            422,
+            "too_long",
+            f"text is {len(post.text)} characters, over the {settings.max_text_chars} limit",
+            "text",
+        )
+    if post.image_url is not None and post.image_base64 is not None:
+        raise ApiError(422, "invalid", "give image_url or image_base64, not both", "image_url")
+
+
+def image_bytes(post: PostIn, settings: ServeSettings) -> tuple[bytes, str] | None:
+    """The post's encoded image and the field it came from (downloads a URL: blocking)."""
+    if post.image_base64 is not None:
+        limit = settings.max_image_bytes
+        if len(post.image_base64) > (limit + 2) // 3 * 4 + 4:  # base64 of `limit` bytes
+            raise ApiError(413, "too_large", f"image over the {limit}-byte limit", "image_base64")
+        text = post.image_base64
+        if text.startswith("data:"):  # a data: URL as a browser's FileReader gives it
+            text = text.partition(",")[2]
+        try:
+            return base64.b64decode(text, validate=True), "image_base64"
+        except (binascii.Error, ValueError) as exc:
+            raise ApiError(422, "invalid", f"not base64: {exc}", "image_base64") from exc
+    if post.image_url is not None:
+        return urls.fetch(post.image_url, settings), "image_url"
+    return None
+
+
+def load_image(data: bytes, field: str, settings: ServeSettings) -> Image.Image:
+    """Encoded bytes -> upright RGB, after the byte, format and pixel limits (4xx `field`)."""
+    if not data:
+        raise ApiError(422, "invalid", "the image is empty (0 bytes)", field)
+    if len(data) > settings.max_image_bytes:
+        raise ApiError(
+            413,
+            "too_large",
+            f"image is {len(data)} bytes, over the {settings.max_image_bytes}-byte limit",
+            field,
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
+            kind, (width, height) = probe.format, probe.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ApiError(415, "unsupported_type", f"not a readable image: {exc}", field) from exc
+    if kind not in settings.formats:
+        accepted = ", ".join(sorted(settings.formats))
+        raise ApiError(
+            415, "unsupported_type", f"{kind} images are not accepted ({accepted})", field
+        )
+    if width * height > settings.max_image_pixels:
+        raise ApiError(
+            413,
+            "too_large",
+            f"image is {width}x{height} pixels, over the {settings.max_image_pixels}-pixel limit",
+            field,
+        )
+    config = ImageLoadConfig(
+        max_pixels=settings.max_image_pixels, max_bytes=settings.max_image_bytes
+    )
+    try:
+        return decode(data, f"<{field}>", config)
+    except ImageError as exc:
+        raise ApiError(422, "invalid", f"corrupt image: {exc.reason}", field) from exc
+
+
+def raw_post(post: PostIn, upload: tuple[bytes, str] | None, settings: ServeSettings) -> RawPost:
+    """The post checked and its image decoded in memory (blocking: run it in a thread);
+    `upload` is a multipart file and its field name."""
+    check_text(post, settings)
+    try:
+        normalised_text(post.text)  # refused here, before it takes a place in a batch
+    except ValueError as exc:
+        raise ApiError(422, "no_words", str(exc), "text") from exc
+    image = upload or image_bytes(post, settings)
+    decoded = None if image is None else load_image(image[0], image[1], settings)
+    return RawPost(post.text, decoded, post.id or "")
+
+
+def raw_or_error(post: PostIn, settings: ServeSettings) -> RawPost | ApiError:
+    """`raw_post` for one post of a batch: its error is returned, not raised."""
+    try:
+        return raw_post(post, None, settings)
+    except ApiError as exc:
+        return exc
+
+
+def image_field(post: PostIn, upload: tuple[bytes, str] | None) -> str:
+    """The field a post's image came in."""
+    if upload is not None:
+        return upload[1]
+    return "image_url" if post.image_url is not None else "image_base64"

@@ -1,0 +1,63 @@
+"""The service's settings: request limits, the image-URL policy, micro-batching, shutdown.
+
+A frozen dataclass like every config section: `mmkp serve --set allow_urls=true` or a YAML
+file (`--config`), checked by the config loader. Every limit answers with a 4xx JSON error
+that names the request field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_IMAGE_TYPES = "jpeg png webp gif bmp"
+ENVIRONMENT = "MMKP_SERVE"  # how `python -m mmkp.serve` hands its options to each worker
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    # Request limits.
+    max_text_chars: int = 5_000  # raw text characters per post (422 `text`)
+    max_image_bytes: int = 10_000_000  # encoded image bytes (413 `image_base64` / `image`)
+    max_image_pixels: int = 40_000_000  # width x height before decoding (413): bomb guard
+    max_body_bytes: int = 16_000_000  # whole request body, JSON or multipart (413 `body`)
+    max_batch_posts: int = 32  # posts per `:batch` call (422 `posts`)
+    image_types: str = DEFAULT_IMAGE_TYPES  # accepted formats, as Pillow names them (415)
+    # Image URLs (`image_url`): off unless enabled; when on, the server fetches them itself,
+    # so addresses of its own machine and network are refused unless allowed (SSRF guard).
+    allow_urls: bool = False
+    allow_private_urls: bool = False  # loopback, private, link-local, reserved addresses
+    url_timeout: float = 5.0  # seconds for connecting and for the whole download
+    # Micro-batching: the worker decodes every post queued while it was busy, and waits up to
+    # `batch_wait_ms` after the first for more, up to `batch_max_posts` posts per batch.
+    batch_max_posts: int = 32
+    batch_wait_ms: float = 2.0
+    max_queue_posts: int = 512  # posts waiting for the worker; beyond, 503 with Retry-After
+    # Graceful shutdown: seconds in-flight requests get to finish after SIGTERM / SIGINT.
+    shutdown_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        counts = {
+            "max_text_chars": self.max_text_chars,
+            "max_image_bytes": self.max_image_bytes,
+            "max_image_pixels": self.max_image_pixels,
+            "max_body_bytes": self.max_body_bytes,
+            "max_batch_posts": self.max_batch_posts,
+            "batch_max_posts": self.batch_max_posts,
+            "max_queue_posts": self.max_queue_posts,
+        }
+        for name, value in counts.items():
+            if value < 1:
+                raise ValueError(f"serve.{name} must be >= 1, got {value}")
+        if self.batch_wait_ms < 0 or self.url_timeout <= 0 or self.shutdown_timeout < 0:
+            raise ValueError(
+                "serve.batch_wait_ms and serve.shutdown_timeout must be >= 0 and "
+                f"serve.url_timeout > 0, got {self.batch_wait_ms}, {self.shutdown_timeout}, "
+                f"{self.url_timeout}"
+            )
+        if not self.formats:
+            raise ValueError(f"serve.image_types names no format: {self.image_types!r}")
+
+    @property
+    def formats(self) -> frozenset[str]:
+        """The accepted image formats in Pillow's spelling (JPEG, PNG, ...)."""
+        return frozenset(name.upper() for name in self.image_types.replace(",", " ").split())
