@@ -132,9 +132,7 @@ def test_no_field_is_a_match_label_unless_named():
     config that names the field turns it into an L_itm label."""
     (row,) = TextProcessor(VOCAB, LABELS).examples([post_two()])
     assert math.isnan(row.match_label)
-    (row,) = TextProcessor(VOCAB, LABELS, match_label_keys=("match_label",)).examples(
-        [post_two()]
-    )
+    (row,) = TextProcessor(VOCAB, LABELS, match_label_keys=("match_label",)).examples([post_two()])
     assert math.isnan(row.match_label)  # it has `relevant`, not `match_label`
 
 

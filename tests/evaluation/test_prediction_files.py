@@ -1,12 +1,20 @@
 """Prediction files (text and JSONL): round trips, parse errors, alignment with gold posts."""
 
+import json
 from pathlib import Path
 
 import pytest
 
 from mmkp.data.errors import RecordError
 from mmkp.data.record import Post
-from mmkp.evaluation.prediction_files import Prediction, align, read_predictions, write_predictions
+from mmkp.evaluation.prediction_files import (
+    Prediction,
+    PredictionWriter,
+    align,
+    load_aligned,
+    read_predictions,
+    write_predictions,
+)
 
 POSTS = [Post(id=i, text="t", keyphrases=["k"]) for i in ("a", "b", "c")]
 
@@ -97,3 +105,52 @@ def test_align_without_ids_uses_line_order_and_checks_counts() -> None:
         "p.txt has 2 prediction lines but g.txt has 3 posts; "
         "text predictions are matched to posts by line order"
     )
+
+
+def test_a_bom_does_not_stick_to_the_first_keyphrase(tmp_path: Path) -> None:
+    text = tmp_path / "pred.txt"
+    text.write_bytes(b"\xef\xbb\xbfkca;tv show\r\nx\r\n")
+    assert read_predictions(text) == [Prediction(None, ["kca", "tv show"]), Prediction(None, ["x"])]
+    jsonl = tmp_path / "pred.jsonl"
+    jsonl.write_bytes(b'\xef\xbb\xbf{"id": "a", "keyphrases": ["kca"]}\n')
+    assert read_predictions(jsonl) == [Prediction("a", ["kca"])]
+
+
+def test_gold_posts_with_a_repeated_id_keep_the_first_as_predict_does(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    rows = [{"id": "a", "text": "t", "keyphrases": ["k"]}, {"id": "b", "text": "t"}]
+    rows.append({"id": "a", "text": "again", "keyphrases": ["other"]})
+    gold.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    pred = tmp_path / "pred.txt"
+    pred.write_text("k\nx\n")  # one line per distinct post, as `mmkp predict` writes
+    files = load_aligned(pred, gold)
+    assert [post.id for post in files.posts] == ["a", "b"] and files.predictions == [["k"], ["x"]]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".txt"])
+def test_a_writer_interrupted_mid_line_resumes_without_losing_or_repeating(
+    tmp_path: Path, suffix: str
+) -> None:
+    path = tmp_path / f"pred{suffix}"
+    preds = [Prediction(i, [f"kp {i}"], [0.5] if suffix == ".jsonl" else None) for i in "abcd"]
+    with pytest.raises(KeyboardInterrupt), PredictionWriter(path, sync_every=1) as writer:
+        for pred in preds[:2]:
+            writer.write(pred)
+        raise KeyboardInterrupt
+    assert not path.exists() and writer.partial.is_file()
+    with open(writer.partial, "ab") as handle:
+        handle.write(b'{"id": "c", "keyph')  # the crash tore the line being written
+    with PredictionWriter(path, resume=True) as resumed:
+        assert resumed.done == 2
+        assert resumed.done_ids == ({"a", "b"} if suffix == ".jsonl" else set())
+        for pred in preds[2:]:
+            resumed.write(pred)
+    expected = preds if suffix == ".jsonl" else [Prediction(None, p.keyphrases) for p in preds]
+    assert read_predictions(path) == expected
+    assert not resumed.partial.exists()
+    with PredictionWriter(path, resume=True) as again:  # a finished file, resumed: kept
+        assert again.done == 4
+    assert read_predictions(path) == expected
+    with PredictionWriter(path) as fresh:  # without resume: a new file
+        fresh.write(preds[0])
+    assert len(read_predictions(path)) == 1

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import io
+import struct
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from mmkp.features.images import ImageError, ImageLoadConfig, load_image, resolve
+from mmkp.features.images import ImageError, ImageLoadConfig, load_any, load_image, resolve
 
 from .conftest import LoopbackServer, Reply, photo
 
@@ -136,3 +139,60 @@ def test_pixels_match_source(tmp_path: Path) -> None:
     source = photo("coffee")
     source.save(tmp_path / "coffee.png")
     assert np.array_equal(np.asarray(load_image(str(tmp_path / "coffee.png"))), np.asarray(source))
+
+
+def _dds_without_pixel_format() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), "red").save(buffer, format="DDS")
+    data = bytearray(buffer.getvalue())
+    data[80:84] = b"\0\0\0\0"  # DDS_PIXELFORMAT.dwFlags
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "raised_before"),
+    [
+        (b"P6", "ValueError from Image.open (PPM header ends early)"),
+        (b"#define i", "ValueError from Image.open (XBM)"),
+        (b"Image type: RGB image\r\nImage size (x*y):", "ValueError from Image.open (IM)"),
+        (_dds_without_pixel_format(), "NotImplementedError from Image.open (DDS)"),
+        (b"\xff\xd8\xff\xe0 truncated", "OSError (JPEG cut inside its header)"),
+    ],
+)
+def test_whatever_a_decoder_raises_is_the_images_error(data: bytes, raised_before: str) -> None:
+    with pytest.raises(ImageError) as caught:
+        load_any(data)
+    assert caught.value.reason.startswith("corrupt or truncated image ("), raised_before
+
+
+def test_a_still_image_that_cannot_seek_loads(tmp_path: Path) -> None:
+    Image.new("F", (6, 4), 90.0).save(tmp_path / "still.spider", format="SPIDER")
+    assert load_image(str(tmp_path / "still.spider")).size == (6, 4)  # EOFError from seek(0)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_bomb_headers_are_refused_without_pillows_warning() -> None:
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ImageError, match="10000x10000 = 100000000 pixels, over the"):
+            load_any(_png_header(10_000, 10_000))  # over our limit, under Pillow's: it warns
+        with pytest.raises(ImageError, match="decompression-bomb guard"):
+            load_any(_png_header(20_000, 20_000))  # over Pillow's: DecompressionBombError
+    assert [str(w.message) for w in seen] == []
+
+
+def test_a_folder_is_not_reported_as_a_missing_file(tmp_path: Path) -> None:
+    (tmp_path / "photo.jpg").mkdir()
+    with pytest.raises(ImageError) as caught:
+        load_image(str(tmp_path / "photo.jpg"))
+    assert caught.value.reason == "is a folder, not an image file"
+    with pytest.raises(ImageError, match="cannot read the file"):
+        load_image("x" * 5000 + ".jpg")  # a name too long for the file system

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ import torch
 
 from mmkp.cli.main import main
 from mmkp.data.jsonl import read_posts
+from mmkp.features import prepare as prepare_module
+from mmkp.features.featurizer import ImageFeaturizer
 from mmkp.features.journal import Journal
 from mmkp.features.prepare import PrepareConfig, prepare
 from mmkp.features.store import FeatureStore
@@ -88,8 +91,10 @@ def test_prepare_end_to_end(
     assert grid is not None and grid.shape == (49, 1280) and grid.dtype == np.float16
     assert store.get("none") is None
 
-    again = prepare(tmp_path / "posts.jsonl", out, config=config)
-    assert (again.skipped, again.processed, again.image_failures) == (5, 5, 5)
+    again = prepare(tmp_path / "posts.jsonl", out, config=config)  # failures are journalled
+    assert (again.skipped, again.skipped_failures, again.processed) == (10, 5, 0)
+    retried = prepare(tmp_path / "posts.jsonl", out, config=replace(config, retry_failed=True))
+    assert (retried.skipped, retried.processed, retried.image_failures) == (5, 5, 5)
     assert FeatureStore.open(out / "features").ids == store.ids
     assert [p.to_dict() for p in read_posts(out / "posts.jsonl")] == [
         p.to_dict() for p in posts.values()
@@ -189,3 +194,40 @@ def test_prepare_on_generated_posts(tmp_path: Path) -> None:
     assert rendered, "seed 3 plants rendered text in some images"
     assert [p.ocr for p in rendered] == [p.extra["planted"]["image_keyphrase"] for p in rendered]
     assert len(FeatureStore.open(tmp_path / "out/features")) == 12
+
+
+class FailsOnOneImage(ImageFeaturizer):
+    """The real featurizer, but any batch holding a 13x7 image raises, the way an unforeseen
+    bug in a model would: what prepare's per-record safety net is for."""
+
+    def featurize(self, images, *, grid=True):
+        if any(image.size == (13, 7) for image in images):
+            raise RuntimeError("the CNN choked")
+        return super().featurize(images, grid=grid)
+
+
+def test_one_post_that_raises_fails_alone_and_never_blocks_resuming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i, size in enumerate([(40, 30), (13, 7), (30, 40)]):
+        text_image([WORDS[i]], size=size).save(tmp_path / f"{i}.png")
+    rows = [{"id": f"p{i}", "text": "t", "image": f"{i}.png"} for i in range(3)]
+    rows.append({"id": "empty", "text": "no image", "image": ""})  # "" means no image
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out, config = tmp_path / "out", PrepareConfig(batch_size=4, ocr=False)
+    monkeypatch.setattr(prepare_module, "ImageFeaturizer", FailsOnOneImage)
+    summary = prepare(tmp_path / "in.jsonl", out, config=config)
+    assert (summary.processed, summary.with_image, summary.without_image) == (4, 2, 1)
+    assert summary.image_failures == 1
+    assert _lines(out / "errors.jsonl") == [
+        {"id": "p1", "stage": "features", "reason": "RuntimeError: the CNN choked"}
+    ]
+    assert sorted(FeatureStore.open(out / "features").ids) == ["p0", "p2"]
+    again = prepare(tmp_path / "in.jsonl", out, config=config)
+    assert (again.skipped, again.skipped_failures, again.processed) == (4, 1, 0)
+
+    monkeypatch.undo()  # the bug fixed: --retry-failed gives the post its features
+    retried = prepare(tmp_path / "in.jsonl", out, config=replace(config, retry_failed=True))
+    assert (retried.skipped, retried.processed, retried.with_image) == (3, 1, 1)
+    assert sorted(FeatureStore.open(out / "features").ids) == ["p0", "p1", "p2"]
+    assert _lines(out / "errors.jsonl") == []

@@ -123,3 +123,49 @@ def test_predict_text_with_a_photo_prints_the_diagnostics(checkpoint_dir, tmp_pa
     assert any(line.startswith("image-text match s_c: ") for line in lines)
     grid_rows = lines[lines.index("region scores A (7x7 grid, top row first):") + 1 :]
     assert len(grid_rows) == 7 and all(len(row.split()) == 7 for row in grid_rows)
+
+
+def test_a_repeated_id_is_predicted_once_with_a_warning_and_evaluate_accepts_the_output(
+    checkpoint_dir, tmp_path, caplog
+):
+    path = tmp_path / "posts.jsonl"
+    write_posts(path, [*POSTS, Post("p1", "the same id again", keyphrases=["kca"])])
+    out = tmp_path / "preds.jsonl"
+    args = ["predict", "--model", str(checkpoint_dir), "--input", str(path), "--out", str(out)]
+    assert main(args) == 0
+    assert [p.id for p in read_predictions(out)] == ["p1", "p2", "p3"]
+    assert f"{path}:4: post id 'p1' repeated (first on line 1); kept the first" in caplog.text
+    gold = tmp_path / "gold.jsonl"
+    write_posts(gold, [Post(p.id, p.text, keyphrases=["kca"]) for p in POSTS] + [POSTS[0]])
+    assert main(["evaluate", "--pred", str(out), "--gold", str(gold)]) == 0
+
+
+def test_resume_continues_a_partial_file_and_skips_what_is_there(
+    checkpoint_dir, posts_file, tmp_path
+):
+    out = tmp_path / "preds.jsonl"
+    args = [
+        "predict",
+        "--model",
+        str(checkpoint_dir),
+        "--input",
+        str(posts_file),
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    straight = out.read_text()
+    first, rest = straight.split("\n", 1)
+    (tmp_path / "preds.jsonl.partial").write_text(first + "\n" + rest[:10])  # torn by a crash
+    out.unlink()
+    assert main([*args, "--resume"]) == 0
+    assert out.read_text() == straight
+    assert not (tmp_path / "preds.jsonl.partial").exists()
+
+
+def test_option_errors_are_exit_2(checkpoint_dir, posts_file, capsys):
+    model = ["predict", "--model", str(checkpoint_dir)]
+    assert main([*model, "--text", "hi", "--threads", "0"]) == 2
+    assert "--threads must be at least 1, got 0" in capsys.readouterr().err
+    assert main([*model, "--text", "hi", "--resume"]) == 2
+    assert "--resume goes with --input" in capsys.readouterr().err

@@ -95,3 +95,9 @@ def test_a_partial_section_keeps_the_defaults_of_the_rest(tmp_path):
     config = load_config(write(tmp_path, MINIMAL + "train: {stage2: {lr: 0.01}}\n"))
     assert (config.train.stage2.lr, config.train.stage2.epochs) == (0.01, 15)
     assert config.train.stage2.trainable == ("decoder", "generator")
+
+
+@pytest.mark.parametrize("override", ["train.threads=0", "train.eval_batch_size=0"])
+def test_thread_and_eval_batch_counts_are_checked_when_read(tmp_path, override):
+    with pytest.raises(ConfigError, match="threads and eval_batch_size must be >= 1"):
+        load_config(write(tmp_path, MINIMAL), [override])

@@ -1,8 +1,8 @@
 """The TRC route for L_itm (eq. 16): a relevance-labelled set of text-image pairs (`data.itm`)
 trains the image-text matcher, interleaved with the keyphrase batches; without it (and no
 post field named as the label) the keyphrase posts carry no label, and the matcher learns
-only what L_gen teaches it through the region filter. Generated TRC-style pairs whose grids show their image's domain: the matcher must
-match the text's domain to the image's."""
+only what L_gen teaches it through the region filter. Generated TRC-style pairs whose grids
+show their image's domain: the matcher must match the text's domain to the image's."""
 
 from __future__ import annotations
 

@@ -105,3 +105,11 @@ def test_tiny_config_trains_to_the_golden_model_at_its_seed(run):
         row = json.loads(line)
         assert row["keyphrases"] == golden[row["id"]]["keyphrases"]
         assert row["scores"] == golden[row["id"]]["scores"]
+
+
+def test_a_dev_split_that_is_the_training_split_is_refused(tmp_path):
+    config = load_config(
+        TINY, [f"data.dev={Path(TINY).parent.parent / 'tests/training/data/tiny_train.jsonl'}"]
+    )
+    with pytest.raises(ValueError, match="the dev split holds exactly the 16 training posts"):
+        run_training(config, tmp_path / "run")

@@ -36,6 +36,7 @@ def test_stage1_optimises_all_three_terms_and_stage2_generates(tmp_path):
             f"data.train={data.train}",
             f"data.dev={data.dev}",
             f"data.features={tmp_path / 'features'}",
+            "data.post_match_label=match_label",  # the generated posts' planted relevance
             "model.use_image=true",
             f"model.image_dim={DIM}",
             "train.stage1.epochs=6",

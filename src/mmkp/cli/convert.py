@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {error}", file=sys.stderr)
     if len(errors) > SHOWN_ERRORS:
         print(f"  ... and {len(errors) - SHOWN_ERRORS} more", file=sys.stderr)
+    if not posts:
+        raise ValueError(f"{args.input}: no valid posts to convert; {args.out} not written")
     count = save_posts(args.out, posts, args.to)
     print(f"wrote {count} posts to {args.out} ({args.to})")
-    return 0 if posts else 1
+    return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mmkp.data.synthetic import generate
+from mmkp.io import output_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     data = generate(
-        args.out,
+        output_dir(args.out),
         n_train=args.train,
         n_dev=args.dev,
         n_test=args.test,

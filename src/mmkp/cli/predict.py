@@ -2,24 +2,33 @@
 
 mmkp predict --model DIR --input posts.jsonl --out preds.jsonl   (or preds.txt)
 mmkp predict --model DIR --text "So excited for #KCA!" [--image photo.jpg]
+
+With --input the posts are streamed and each prediction is written as it comes (to
+`OUT.partial`, renamed to OUT at the end), so memory stays flat on any file size and a crash
+or Ctrl-C loses nothing: `--resume` continues, skipping the posts already predicted (by id
+for .jsonl output, by line count for text output).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import logging
 import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import torch
 
 from mmkp.cli.options import add_config_options, config_from_options
 from mmkp.data.errors import ErrorLog
-from mmkp.data.formats import load_posts
+from mmkp.data.formats import stream_posts
+from mmkp.data.record import Post
 from mmkp.data.tokenize import normalise
 from mmkp.decoding.config import DecodeConfig
-from mmkp.evaluation.prediction_files import write_predictions
+from mmkp.evaluation.prediction_files import PredictionWriter
 from mmkp.features import backbones
 from mmkp.features.featurizer import FeaturizerConfig, ImageFeaturizer
 from mmkp.features.store import FeatureStore
@@ -58,11 +67,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --input: the posts are raw text; normalise them like --text",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --input: continue an interrupted run, skipping posts already in --out",
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="posts per batch")
     parser.add_argument("--json", action="store_true", help="with --text: print JSON")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     add_config_options(parser, DecodeConfig, "decode")
-    parser.set_defaults(run=run)
+    parser.set_defaults(
+        run=run,
+        interrupted="predictions so far are kept in OUT.partial; rerun with --resume to go on",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--input needs --out (a .jsonl or text predictions file)")
     if args.text is None and args.image is not None:
         raise ValueError("--image goes with --text; posts files name their images themselves")
+    if args.resume and args.input is None:
+        raise ValueError("--resume goes with --input")
+    for name in ("threads", "batch_size"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     predictor = Predictor.load(args.model)
@@ -87,24 +110,38 @@ def run(args: argparse.Namespace) -> int:
 
 def predict_file(predictor: Predictor, args: argparse.Namespace) -> int:
     errors = ErrorLog()
-    posts = load_posts(args.input, errors)
-    if not posts:
-        raise ValueError(f"{args.input}: no posts to predict")
+    posts: Iterable[Post] = stream_posts(args.input, errors)
     if args.normalise:
-        posts = [dataclasses.replace(post, text=normalise(post.text)) for post in posts]
-    grid_lookup = None
-    if args.features:
-        grid_lookup = FeatureStore.open(args.features).get
-    elif predictor.uses_image and any(post.image for post in posts):
-        log.warning(
-            "the model reads images but no --features was given: predicting from text, "
-            "OCR and entities only (run `mmkp prepare` and pass --features)"
-        )
-    results = predictor.predict_many(posts, args.batch_size, grid_lookup=grid_lookup)
-    count = write_predictions(args.out, (result.to_prediction() for result in results))
+        posts = (dataclasses.replace(post, text=normalise(post.text)) for post in posts)
+    grid_lookup = FeatureStore.open(args.features).get if args.features else None
+    if grid_lookup is None and predictor.uses_image:
+        posts = _warn_without_features(posts)
+    with PredictionWriter(Path(args.out), resume=args.resume) as writer:
+        if writer.done_ids:
+            posts = (post for post in posts if post.id not in writer.done_ids)
+        elif writer.done:  # text predictions: the first `done` posts, by line order
+            posts = itertools.islice(posts, writer.done, None)
+        for result in predictor.predict_many(posts, args.batch_size, grid_lookup=grid_lookup):
+            writer.write(result.to_prediction())
+        if writer.done + writer.written == 0:
+            raise ValueError(f"{args.input}: no posts to predict")
+    resumed = f" ({writer.done} were there already)" if writer.done else ""
     skipped = f", {len(errors)} bad lines skipped" if errors else ""
-    print(f"{count} posts -> {args.out}{skipped}", file=sys.stderr)
+    print(f"{writer.written} posts -> {args.out}{resumed}{skipped}", file=sys.stderr)
     return 0
+
+
+def _warn_without_features(posts: Iterable[Post]) -> Iterator[Post]:
+    """The posts, with one warning at the first that has an image the model cannot see."""
+    warned = False
+    for post in posts:
+        if post.image and not warned:
+            warned = True
+            log.warning(
+                "the model reads images but no --features was given: predicting from text, "
+                "OCR and entities only (run `mmkp prepare` and pass --features)"
+            )
+        yield post
 
 
 def format_result(result: PredictionResult) -> str:

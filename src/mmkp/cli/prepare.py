@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="read every post's image: OCR text, visual entities, 7x7 grid features",
         description="Writes DIR/posts.jsonl (posts with ocr + entities filled), DIR/features/ "
         "(grids by post id), DIR/errors.jsonl (per-post problems). Rerunning with the same "
-        "--out resumes: finished posts are skipped.",
+        "--out resumes: finished posts are skipped, and so are failed ones unless "
+        "--retry-failed is given.",
     )
     parser.add_argument("--input", required=True, help="posts JSONL")
     parser.add_argument(
@@ -44,7 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=16, help="images per batch (16)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(run=run)
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="redo posts an earlier run recorded as failed (default: skip them)",
+    )
+    parser.set_defaults(
+        run=run, interrupted="finished posts are kept; rerun the same command to resume"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         ocr_config=OcrConfig(min_score=args.ocr_min_score),
         progress=not args.no_progress,
+        retry_failed=args.retry_failed,
     )
     try:
         summary = prepare(args.input, args.out, images_dir=args.images, config=config)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import yaml
+
+from mmkp.io import output_dir
 from mmkp.training.config import load_config
 from mmkp.training.pipeline import run_training
 
@@ -29,12 +32,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted run in --out"
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(
+        run=run,
+        interrupted="the last finished epoch is saved; rerun with --resume to continue",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config, args.overrides)
-    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    try:
+        config = load_config(args.config, args.overrides)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{args.config}: not valid YAML ({exc})") from exc
+    out = output_dir(Path(args.out) if args.out else Path("runs") / Path(args.config).stem)
     result = run_training(config, out, resume=args.resume)
     for stage, rows in result.history.items():
         trained = [row for row in rows if "train_loss" in row]

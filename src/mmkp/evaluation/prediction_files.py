@@ -5,20 +5,32 @@ Two formats, chosen by the file suffix:
   (`id` and `scores` optional); aligned with gold posts by id when every line has one.
 - anything else: the benchmark's plain text, `kp1;kp2;...` per line (an empty line is a post
   without predictions); aligned with gold posts by line order.
+
+A UTF-8 byte-order mark at the start of either is dropped. `write_predictions` replaces a
+file whole; `PredictionWriter` streams a long run into `PATH.partial` and can resume it.
+Gold posts with a repeated id are reported and skipped, as every reader does, so the gold
+posts are the set `mmkp predict` wrote predictions for.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
-from mmkp.data.errors import RecordError
+from mmkp.data.errors import ErrorLog, RecordError, RepeatedIdError
 from mmkp.data.formats import load_posts
+from mmkp.data.jsonl import parse_json
 from mmkp.data.record import Post
-from mmkp.io import atomic_open
+from mmkp.io import BOM, atomic_open, output_dir, text_lines
+
+log = logging.getLogger("mmkp.evaluation")
 
 SEPARATOR = ";"
 
@@ -45,13 +57,16 @@ def is_jsonl(path: str | Path) -> bool:
 
 def write_predictions(path: str | Path, predictions: Iterable[Prediction]) -> int:
     """Write atomically as JSONL (`.jsonl`, with ids and scores) or `kp1;kp2` lines."""
-    jsonl = is_jsonl(path)
     count = 0
     with atomic_open(path) as handle:
         for pred in predictions:
-            handle.write((_to_json_line(pred) if jsonl else _to_text_line(pred, path)) + "\n")
+            handle.write(_line(pred, path) + "\n")
             count += 1
     return count
+
+
+def _line(pred: Prediction, path: str | Path) -> str:
+    return _to_json_line(pred) if is_jsonl(path) else _to_text_line(pred, path)
 
 
 def _to_json_line(pred: Prediction) -> str:
@@ -81,16 +96,11 @@ def read_predictions(path: str | Path) -> list[Prediction]:
 
 def _lines(path: Path) -> list[tuple[int, str]]:
     """(line number, text) of every line, empty ones included; bad UTF-8 raises a RecordError."""
-    raw_lines = path.read_bytes().split(b"\n")
-    if raw_lines[-1] == b"":
-        raw_lines.pop()  # the final newline ends the last line; it does not start an empty one
     lines = []
-    for number, raw in enumerate(raw_lines, start=1):
-        try:
-            lines.append((number, raw.decode("utf-8").rstrip("\r")))
-        except UnicodeDecodeError as exc:
-            problem = f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
-            raise RecordError(path, number, problem) from exc
+    for line in text_lines(path):
+        if line.text is None:
+            raise RecordError(path, line.number, str(line.problem))
+        lines.append((line.number, line.text))
     return lines
 
 
@@ -107,7 +117,7 @@ def _read_jsonl(path: Path) -> list[Prediction]:
         if not line.strip():
             continue
         try:
-            predictions.append(_from_json(json.loads(line)))
+            predictions.append(_from_json(parse_json(line)))
         except ValueError as exc:  # includes json.JSONDecodeError
             raise RecordError(path, number, str(exc)) from exc
     return predictions
@@ -205,9 +215,100 @@ def load_aligned(pred_path: str | Path, gold_path: str | Path) -> AlignedFiles:
     """Read a prediction file and a gold file (JSONL or `<sep>` format) and align them.
 
     A bad gold record raises rather than being skipped: skipping would shift the
-    line-order alignment of text predictions.
+    line-order alignment of text predictions. A repeated id is the exception: every reader
+    (and so `mmkp predict`) skips it, so skipping it here keeps both sides aligned.
     """
-    posts = load_posts(gold_path)
+    errors = ErrorLog()
+    posts = load_posts(gold_path, errors)
+    fatal = [error for error in errors.errors if not isinstance(error, RepeatedIdError)]
+    if fatal:
+        raise fatal[0]
     predictions = read_predictions(pred_path)
     aligned = align(predictions, posts, pred_source=pred_path, gold_source=gold_path)
     return AlignedFiles(aligned, posts)
+
+
+@dataclass
+class PredictionWriter:
+    """Predictions written as they come, so a long run can be resumed after a crash.
+
+    Lines go to `PATH.partial`, fsynced every `sync_every` lines; leaving the `with` block
+    normally renames it over PATH, so PATH only ever holds a finished run. After a crash or
+    Ctrl-C the partial file stays; `resume=True` continues it (or a finished PATH, to add
+    posts): `done_ids` (JSONL) or `done` (text, matched by line order) say what to skip.
+    """
+
+    path: Path
+    resume: bool = False
+    sync_every: int = 256
+    done: int = 0  # predictions already in the file when resuming
+    done_ids: set[str] = field(default_factory=set)
+    written: int = 0  # by this run
+    _handle: IO[bytes] | None = None
+
+    @property
+    def partial(self) -> Path:
+        return self.path.with_name(self.path.name + ".partial")
+
+    def __enter__(self) -> PredictionWriter:
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path}: is a folder; give a predictions file name")
+        output_dir(self.path.parent)
+        source = self.partial if self.partial.is_file() else self.path
+        if self.resume and source.is_file():
+            if source == self.path:
+                shutil.copyfile(self.path, self.partial)
+            os.truncate(self.partial, self._read_done())  # a line torn by the crash goes
+        elif self.partial.is_file():
+            log.warning("%s: an earlier run's predictions, replaced (see --resume)", self.partial)
+        self._handle = open(self.partial, "ab" if self.resume else "wb")
+        return self
+
+    def _read_done(self) -> int:
+        """Count (and for JSONL, collect the ids of) the whole lines of the partial file,
+        streamed; returns their length in bytes."""
+        kept = 0
+        with open(self.partial, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.endswith(b"\n"):
+                    break
+                kept += len(raw)
+                self.done += 1
+                line = raw.removeprefix(BOM).decode("utf-8", errors="replace")
+                if is_jsonl(self.path) and line.strip():
+                    try:
+                        self.done_ids.add(str(_from_json(parse_json(line)).id))
+                    except ValueError as exc:
+                        problem = f"cannot resume from it: {exc}"
+                        raise RecordError(self.partial, number, problem) from exc
+        return kept
+
+    def write(self, prediction: Prediction) -> None:
+        assert self._handle is not None, "use PredictionWriter in a with block"
+        self._handle.write((_line(prediction, self.path) + "\n").encode("utf-8"))
+        self.written += 1
+        if self.written % self.sync_every == 0:
+            self._sync()
+
+    def _sync(self) -> None:
+        assert self._handle is not None
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._handle is None:
+            return
+        self._sync()
+        self._handle.close()
+        if kind is None:
+            os.replace(self.partial, self.path)
+        elif self.done + self.written == 0:
+            self.partial.unlink(missing_ok=True)  # nothing to resume from
+        else:
+            kept = self.done + self.written
+            log.warning("%s: %d predictions kept for --resume", self.partial, kept)

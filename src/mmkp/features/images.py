@@ -60,10 +60,15 @@ def read_bytes(ref: str, config: ImageLoadConfig) -> bytes:
             raise ImageError(ref, "image URLs are disabled")
         return _download(ref, config)
     path = Path(ref)
-    if not path.is_file():
-        raise ImageError(ref, "file not found")
-    _check_size(ref, path.stat().st_size, "file", config)
-    return path.read_bytes()
+    try:
+        if path.is_dir():
+            raise ImageError(ref, "is a folder, not an image file")
+        if not path.is_file():
+            raise ImageError(ref, "file not found")
+        _check_size(ref, path.stat().st_size, "file", config)
+        return path.read_bytes()
+    except OSError as exc:  # permissions, a name too long, a file removed meanwhile, I/O
+        raise ImageError(ref, f"cannot read the file ({exc.strerror or exc})") from exc
 
 
 def _check_size(ref: str, size: int, kind: str, config: ImageLoadConfig) -> None:
@@ -98,17 +103,31 @@ def _download(url: str, config: ImageLoadConfig) -> bytes:
 
 
 def decode(data: bytes, ref: str, config: ImageLoadConfig) -> Image.Image:
-    """Bytes -> upright RGB image (first frame of animations, transparency over white)."""
-    try:
-        image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError as exc:
-        raise ImageError(ref, "not an image (unknown format)") from exc
-    except OSError as exc:
-        # A known signature with a broken header (e.g. a PNG cut inside its first chunk).
-        raise ImageError(ref, f"corrupt or truncated image ({exc})") from exc
-    except Image.DecompressionBombError as exc:
-        # Pillow refuses headers over twice its own limit before ours can be checked.
-        raise ImageError(ref, f"{exc} (decompression-bomb guard)") from exc
+    """Bytes -> upright RGB image (first frame of animations, transparency over white).
+
+    Whatever a decoder raises for one file (Pillow's plugins raise OSError, SyntaxError,
+    ValueError, EOFError, struct.error, NotImplementedError, ... from `open` as well as from
+    `load`) becomes that image's ImageError, and its warnings (decompression bombs, corrupt
+    EXIF) stay here: our own pixel limit and the error replace them.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return _decode(data, ref, config)
+        except ImageError:
+            raise
+        except UnidentifiedImageError as exc:
+            raise ImageError(ref, "not an image (unknown format)") from exc
+        except Image.DecompressionBombError as exc:
+            # Pillow refuses headers over twice its own limit before ours can be checked.
+            raise ImageError(ref, f"{exc} (decompression-bomb guard)") from exc
+        except Exception as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ImageError(ref, f"corrupt or truncated image ({reason})") from exc
+
+
+def _decode(data: bytes, ref: str, config: ImageLoadConfig) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
     width, height = image.size
     if width * height > config.max_pixels:
         raise ImageError(
@@ -116,16 +135,10 @@ def decode(data: bytes, ref: str, config: ImageLoadConfig) -> Image.Image:
             f"image is {width}x{height} = {width * height} pixels, over the "
             f"{config.max_pixels}-pixel limit (decompression-bomb guard)",
         )
-    try:
-        with warnings.catch_warnings():
-            # Our own pixel limit above replaces Pillow's bomb warning.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image.seek(0)
-            image.load()
-            image = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageError(ref, f"corrupt or truncated image ({exc})") from exc
-    return to_rgb(image)
+    if getattr(image, "is_animated", False):
+        image.seek(0)  # the first frame (a still image may refuse to seek at all)
+    image.load()
+    return to_rgb(ImageOps.exif_transpose(image))
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

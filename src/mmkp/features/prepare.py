@@ -4,7 +4,14 @@ Outputs under `out/`: `posts.jsonl` (every input post, in input order, `extra.ha
 whether its image was used), `features/` (FeatureStore keyed by post id), `errors.jsonl` (one
 line per problem: post id, stage, reason) and `journal.jsonl` (the resume log). Work goes in
 batches; after each batch its grids and records are fsynced, so a killed run loses at most
-that batch and the next run skips every finished post (and retries posts whose image failed).
+that batch and the next run skips every finished post.
+
+No single post can stop a run: whatever loading or featurizing its image raises becomes that
+post's error (`stage` "image" or "features"; a batch that fails is redone image by image, so
+the others keep their features) and the post is journalled as failed. A rerun skips failed
+posts too, so one bad image never blocks resuming; `retry_failed` (`--retry-failed`) gives
+them another try (a download that timed out, a file fixed since). Only problems no post can
+get past stop the run: the entity service refusing (credentials, quota) or the disk.
 
 Everything per image (loading, OCR, entities, grids) is `ImageFeaturizer`'s, the code the
 predictor uses for one image; `prepare` adds the posts' fields, the store, the journal and
@@ -31,11 +38,12 @@ from mmkp.data.errors import ErrorLog
 from mmkp.data.jsonl import read_posts, write_posts
 from mmkp.data.record import Post
 from mmkp.features import backbones
+from mmkp.features.entities import EntityServiceError
 from mmkp.features.featurizer import PRECOMPUTED, FeaturizerConfig, ImageFeatures, ImageFeaturizer
 from mmkp.features.images import ImageError, resolve
 from mmkp.features.journal import Finished, Journal
 from mmkp.features.store import FeatureWriter
-from mmkp.io import atomic_open
+from mmkp.io import atomic_open, input_file, output_dir
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class PrepareConfig(FeaturizerConfig):
 
     batch_size: int = 16
     progress: bool = False  # tqdm bar with rate and ETA (the CLI turns it on)
+    retry_failed: bool = False  # redo posts an earlier run journalled as failed
 
 
 @dataclass
@@ -51,6 +60,7 @@ class PrepareSummary:
     posts: int = 0  # valid posts in the input
     bad_lines: int = 0  # input lines that are not valid posts
     skipped: int = 0  # finished by an earlier run
+    skipped_failures: int = 0  # of those, failed ones (`retry_failed` redoes them)
     processed: int = 0  # handled by this run
     with_image: int = 0  # processed with a usable image
     without_image: int = 0  # processed, no image given
@@ -60,8 +70,13 @@ class PrepareSummary:
 
     def format(self) -> str:
         rate = self.processed / self.seconds if self.seconds > 0 else 0.0
+        failed = (
+            f" ({self.skipped_failures} failed then; --retry-failed retries them)"
+            if self.skipped_failures
+            else ""
+        )
         return (
-            f"{self.posts} posts: {self.skipped} already done, {self.processed} processed "
+            f"{self.posts} posts: {self.skipped} already done{failed}, {self.processed} processed "
             f"({self.with_image} with image, {self.without_image} without, "
             f"{self.image_failures} image failures, {self.entity_failures} entity failures) "
             f"in {self.seconds:.1f} s ({rate:.1f} posts/s); {self.bad_lines} bad input lines"
@@ -89,12 +104,30 @@ class _Pipeline:
                 loaded.append((post, self.featurizer.load(resolve(post.image, base))))
             except ImageError as exc:
                 finished[post.id].errors.append({"stage": "image", "reason": exc.reason})
-        features = self.featurizer.featurize([image for _, image in loaded])
-        self._store([post for post, _ in loaded], features)
-        for (post, _), found in zip(loaded, features, strict=True):
+            except Exception as exc:  # the safety net: one post, whatever it raises
+                finished[post.id].errors.append({"stage": "image", "reason": _reason(exc)})
+        done: list[tuple[Post, ImageFeatures]] = []
+        for (post, _), found in zip(loaded, self._features(loaded), strict=True):
+            if isinstance(found, str):
+                finished[post.id].errors.append({"stage": "features", "reason": found})
+                continue
             self._fill(post, found)
             finished[post.id].errors.extend(found.errors)
+            done.append((post, found))
+        self._store([post for post, _ in done], [found for _, found in done])
         return list(finished.values())
+
+    def _features(self, loaded: list[tuple[Post, Image.Image]]) -> list[ImageFeatures | str]:
+        """Each image's features, or why they failed: a batch that raises is redone image by
+        image, so only the image at fault fails."""
+        try:
+            return list(self.featurizer.featurize([image for _, image in loaded]))
+        except EntityServiceError:
+            raise  # no image can succeed: the run stops, resumable
+        except Exception as exc:
+            if len(loaded) == 1:
+                return [_reason(exc)]
+            return [self._features([item])[0] for item in loaded]
 
     def _clear(self, post: Post) -> None:
         """Until its image is read a post has no image-derived inputs (the dataset's own
@@ -134,13 +167,16 @@ def prepare(
     config = config or PrepareConfig()
     if config.batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {config.batch_size}")
-    input_path, out = Path(input_path), Path(out)
-    if not input_path.is_file():
-        raise FileNotFoundError(f"input file {input_path} does not exist")
+    input_path = input_file(input_path)
+    out = output_dir(out)
     base = Path(images_dir) if images_dir is not None else input_path.parent
+    if base.is_file():
+        raise NotADirectoryError(f"{base}: is a file, not the image folder")
+    if not base.is_dir():
+        raise FileNotFoundError(f"{base}: no such image folder")
     started = time.monotonic()
     bad = ErrorLog()
-    posts = _unique(read_posts(input_path, bad), bad, input_path)
+    posts = read_posts(input_path, bad)
     summary = PrepareSummary(posts=len(posts), bad_lines=len(bad))
     cores = os.cpu_count() or 1
     ocr_threads = 1 if cores > 1 else 0  # 0: onnxruntime picks; one core shares anyway
@@ -150,8 +186,7 @@ def prepare(
     try:
         with ImageFeaturizer(_with_ocr_threads(config, ocr_threads)) as featurizer:
             pipeline = _Pipeline(featurizer, config, out)
-            todo = [post for post in posts if not pipeline.journal.done(post.id)]
-            summary.skipped = len(posts) - len(todo)
+            todo = _todo(posts, pipeline.journal, summary, retry_failed=config.retry_failed)
             with tqdm(total=len(todo), unit="post", disable=not config.progress) as bar:
                 for start in range(0, len(todo), config.batch_size):
                     chunk = todo[start : start + config.batch_size]
@@ -171,26 +206,31 @@ def _with_ocr_threads(config: PrepareConfig, threads: int) -> PrepareConfig:
     return replace(config, ocr_config=replace(config.ocr_config, threads=threads))
 
 
-def _unique(posts: list[Post], bad: ErrorLog, source: Path) -> list[Post]:
-    """Posts with distinct ids (the feature store's key); repeats are reported as bad lines."""
-    from mmkp.data.errors import RecordError
-
-    seen: set[str] = set()
-    out = []
+def _todo(
+    posts: list[Post], journal: Journal, summary: PrepareSummary, *, retry_failed: bool
+) -> list[Post]:
+    """The posts an earlier run did not finish (or failed, with `retry_failed`); counts the
+    others in `summary`."""
+    todo = []
     for post in posts:
-        if post.id in seen:
-            bad.add(RecordError(source, None, f"post id {post.id!r} repeated; kept the first"))
-            continue
-        seen.add(post.id)
-        out.append(post)
-    return out
+        if journal.done(post.id, retry_failed=retry_failed):
+            summary.skipped += 1
+            summary.skipped_failures += journal.finished[post.id].failed
+        else:
+            todo.append(post)
+    return todo
+
+
+def _reason(exc: Exception) -> str:
+    """An unexpected exception as a one-line reason for errors.jsonl."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _count(summary: PrepareSummary, done: list[Finished]) -> None:
     for entry in done:
         summary.processed += 1
         stages = {error["stage"] for error in entry.errors}
-        if "image" in stages:
+        if entry.failed:
             summary.image_failures += 1
         elif entry.post.extra.get("has_image"):
             summary.with_image += 1

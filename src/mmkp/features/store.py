@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from mmkp.data.batch import NUM_REGIONS
-from mmkp.io import write_json_atomic, write_text_atomic
+from mmkp.io import read_text, write_json_atomic, write_text_atomic
 
 FORMAT = "mmkp-features/1"
 META, DATA, INDEX = "meta.json", "grids.f16", "index.jsonl"
@@ -33,9 +33,18 @@ def _read_meta(folder: Path) -> dict[str, Any]:
     path = folder / META
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not a feature store (no {META}); run mmkp prepare")
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: unknown feature store format {meta.get('format')!r}")
+    try:
+        meta = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else meta
+        raise ValueError(f"{path}: unknown feature store format {found!r}")
+    for key, kind in (("backbone", str), ("dim", int)):
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
+            raise ValueError(
+                f"{path}: field {key!r} must be {kind.__name__}, got {meta.get(key)!r}"
+            )
     return meta
 
 

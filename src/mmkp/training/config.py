@@ -84,6 +84,13 @@ class TrainConfig:
     eval_batch_size: int = 64
     by_length: bool = True  # batch rows of similar source length (less padding, faster)
 
+    def __post_init__(self) -> None:
+        if self.threads < 1 or self.eval_batch_size < 1:
+            raise ValueError(
+                "threads and eval_batch_size must be >= 1, got "
+                f"{self.threads}, {self.eval_batch_size}"
+            )
+
 
 def _default_model() -> ModelConfig:
     return config_class(DEFAULT_MODEL)()

@@ -12,6 +12,7 @@ from mmkp.data.batching import collate, iter_batches, length_buckets
 from mmkp.data.config import DataConfig, SplitConfig
 from mmkp.data.errors import ErrorLog
 from mmkp.data.formats import load_posts
+from mmkp.data.overlap import split_overlap
 from mmkp.data.processor import Example, TextProcessor
 from mmkp.data.record import Post
 from mmkp.data.vocab import LabelSet, Vocab
@@ -51,6 +52,7 @@ class TrainingData:
     config: DataConfig
     train_posts: list[Post]
     dev_posts: list[Post]
+    test_posts: list[Post]  # empty without `data.test`
     vocab: Vocab
     labels: LabelSet
     train_examples: list[Example]
@@ -120,6 +122,9 @@ def prepare_data(
 ) -> TrainingData:
     """Read the splits and build (or reuse) the vocabulary and label set from training posts."""
     train_posts, dev_posts = load_split(config.train), load_split(config.dev)
+    test_posts = load_split(config.test) if config.test is not None else []
+    for warning in split_overlap(train_posts, dev_posts, test_posts or None):
+        log.warning("%s", warning)
     if vocab is None:
         vocab = Vocab.build(
             train_posts,
@@ -139,6 +144,7 @@ def prepare_data(
         config=config,
         train_posts=train_posts,
         dev_posts=dev_posts,
+        test_posts=test_posts,
         vocab=vocab,
         labels=labels,
         train_examples=processor.examples(train_posts),

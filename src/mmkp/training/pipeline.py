@@ -25,7 +25,7 @@ from mmkp.inference.checkpoint import LABELS_FILE, VOCAB_FILE, export_model
 from mmkp.inference.predictor import Predictor
 from mmkp.io import write_json_atomic
 from mmkp.training.config import ExperimentConfig
-from mmkp.training.data import TrainingData, load_split, prepare_data
+from mmkp.training.data import TrainingData, prepare_data
 from mmkp.training.recipe import EpochCallback
 from mmkp.training.stage1 import Stage1Recipe
 from mmkp.training.stage2 import Stage2Recipe
@@ -59,8 +59,8 @@ def run_training(
     model_dir = export_model(out / "stage2" / "best", out / "model")
     run = TrainingRun(out_dir=out, model_dir=model_dir, history=history)
     splits = {"dev": data.dev_posts}
-    if config.data.test is not None:
-        splits["test"] = load_split(config.data.test)
+    if data.test_posts:
+        splits["test"] = data.test_posts
     predictor = Predictor.load(model_dir)
     for split, posts in splits.items():
         path = out / f"{split}_predictions.jsonl"

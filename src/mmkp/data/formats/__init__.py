@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from mmkp.data.errors import ErrorLog
 from mmkp.data.formats.cmkp import read_cmkp
 from mmkp.data.formats.ocr_kw import SEP, read_ocr_kw, write_ocr_kw
 from mmkp.data.formats.trc import read_trc
-from mmkp.data.jsonl import read_posts, write_posts
+from mmkp.data.jsonl import iter_posts, read_posts, write_posts
 from mmkp.data.record import Post
+from mmkp.io import input_file, text_lines
 
 log = logging.getLogger("mmkp.data")
 FORMATS = ("jsonl", "ocr_kw", "cmkp", "trc")
-__all__ = ["FORMATS", "load_posts", "read_cmkp", "read_ocr_kw", "read_trc", "save_posts", "sniff"]
+__all__ = [
+    "FORMATS",
+    "load_posts",
+    "read_cmkp",
+    "read_ocr_kw",
+    "read_trc",
+    "save_posts",
+    "sniff",
+    "stream_posts",
+]
 
 
 def sniff(path: str | Path, *, lines: int = 20) -> str:
@@ -23,18 +34,17 @@ def sniff(path: str | Path, *, lines: int = 20) -> str:
     Several lines are looked at so that one malformed first line is reported as a bad
     record by the right reader instead of hiding the file's format.
     """
-    path = Path(path)
+    path = input_file(path)
     if path.suffix == ".jsonl":
         return "jsonl"
-    seen = []
-    with open(path, "rb") as handle:
-        for raw in handle:
-            line = raw.decode("utf-8", errors="replace").strip()
-            if line and (kind := _kind(line)) is not None:
-                return kind
-            seen += [line] if line else []
-            if len(seen) >= lines:
-                break
+    seen: list[str] = []
+    for line in text_lines(path):
+        text = (line.text or "").strip()
+        if text and (kind := _kind(text)) is not None:
+            return kind
+        seen += [text] if text else []
+        if len(seen) >= lines:
+            break
     first = seen[0][:80] if seen else ""
     raise ValueError(
         f"{path}: cannot tell the format (JSONL, 6-field ocr_kw, 3-field CMKP src or TRC csv) "
@@ -56,9 +66,7 @@ def load_posts(path: str | Path, errors: ErrorLog | None = None) -> list[Post]:
     TRC images are looked up beside the CSV (`T{tweet_id}.jpg`); use `read_trc` to
     point elsewhere.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    path = input_file(path)
     kind = sniff(path)
     if kind == "jsonl":
         return read_posts(path, errors)
@@ -70,6 +78,15 @@ def load_posts(path: str | Path, errors: ErrorLog | None = None) -> list[Post]:
     if data.missing_images:
         log.warning("%s: %d rows have no image file", path, len(data.missing_images))
     return data.posts
+
+
+def stream_posts(path: str | Path, errors: ErrorLog) -> Iterator[Post]:
+    """`load_posts` one post at a time: a JSONL file is streamed in constant memory (beyond
+    the set of ids seen), the benchmark formats are read whole first."""
+    path = input_file(path)
+    if sniff(path) == "jsonl":
+        return iter_posts(path, errors)
+    return iter(load_posts(path, errors))
 
 
 def save_posts(path: str | Path, posts: list[Post], fmt: str = "jsonl") -> int:

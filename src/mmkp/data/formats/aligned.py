@@ -12,6 +12,7 @@ from pathlib import Path
 from mmkp.data.errors import ErrorLog, RecordError
 from mmkp.data.record import Post
 from mmkp.data.tokenize import normalise
+from mmkp.io import input_file, text_lines
 
 NumberedPosts = list[tuple[int, Post]]  # (line number in the main file, post)
 
@@ -19,14 +20,10 @@ NumberedPosts = list[tuple[int, Post]]  # (line number in the main file, post)
 def read_aligned(path: str | Path, errors: ErrorLog) -> list[str | None]:
     """Every line of `path` (index 0 = line 1); None where a line is not valid UTF-8."""
     lines: list[str | None] = []
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                lines.append(raw.decode("utf-8").rstrip("\r\n"))
-            except UnicodeDecodeError as exc:
-                where = f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
-                errors.add(RecordError(path, number, where))
-                lines.append(None)
+    for line in text_lines(input_file(path)):
+        if line.text is None:
+            errors.add(RecordError(path, line.number, str(line.problem)))
+        lines.append(line.text)
     return lines
 
 

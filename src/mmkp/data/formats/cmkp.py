@@ -16,7 +16,7 @@ from mmkp.data.errors import ErrorLog, RecordError
 from mmkp.data.formats.aligned import NumberedPosts, attach, attach_side_files
 from mmkp.data.formats.ocr_kw import SEP, parse_keyphrases
 from mmkp.data.jsonl import iter_lines
-from mmkp.data.record import Post
+from mmkp.data.record import Post, check_post
 
 
 def parse_src_line(line: str, post_id: str, *, with_targets: bool) -> Post:
@@ -38,7 +38,7 @@ def parse_src_line(line: str, post_id: str, *, with_targets: bool) -> Post:
         text, image, keyphrases = fields[0], fields[1] if len(fields) == 2 else "", []
     if not text:
         raise ValueError("the post text (field 0) is empty")
-    return Post(id=post_id, text=text, image=image or None, keyphrases=keyphrases)
+    return check_post(Post(id=post_id, text=text, image=image or None, keyphrases=keyphrases))
 
 
 def _set_targets(post: Post, line: str) -> None:

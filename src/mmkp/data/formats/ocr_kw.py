@@ -22,7 +22,7 @@ from mmkp.data.errors import ErrorLog, RecordError
 from mmkp.data.formats.aligned import NumberedPosts, attach_side_files
 from mmkp.data.jsonl import iter_lines
 from mmkp.data.layout import ENTITY_JOIN, SEG
-from mmkp.data.record import Entity, Post
+from mmkp.data.record import Entity, Post, check_post
 from mmkp.io import atomic_open
 
 NUM_FIELDS = 6
@@ -87,7 +87,7 @@ def parse_line(line: str, post_id: str) -> Post:
         extra[RAW_SOURCE] = fields[0]
     if ENTITY_JOIN.join(names) != fields[5]:
         extra[RAW_ENTITIES] = fields[5]
-    return Post(
+    post = Post(
         id=post_id,
         text=text,
         image=fields[2] or None,
@@ -97,6 +97,7 @@ def parse_line(line: str, post_id: str) -> Post:
         match=match,
         extra=extra,
     )
+    return check_post(post)
 
 
 def read_numbered(path: str | Path, errors: ErrorLog) -> NumberedPosts:

@@ -17,10 +17,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmkp.data.errors import ErrorLog, RecordError
+from mmkp.data.errors import ErrorLog, IdCheck, RecordError
 from mmkp.data.jsonl import iter_lines
-from mmkp.data.record import Post
+from mmkp.data.record import Post, check_post
 from mmkp.data.tokenize import normalise
+from mmkp.io import input_file
 
 COLUMNS = (
     "tweet_id",
@@ -60,12 +61,13 @@ def parse_row(line: str, images: Path | None) -> Post:
     extra: dict[str, object] = {"relevant": int(values["image_adds"])}
     extra |= {"user_id": values["user_id"], "raw_text": values["tweet"]}
     extra |= {name: int(values[name]) for name in _FLAGS if name != "image_adds"}
-    return Post(
+    post = Post(
         id=tweet_id,
         text=normalise(_MEDIA_LINK.sub("", values["tweet"])),
         image=str(image) if image is not None and image.is_file() else None,
         extra=extra,
     )
+    return check_post(post)
 
 
 def read_trc(
@@ -86,11 +88,16 @@ def read_trc(
     if folder is not None and not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such image folder")
     data = TrcData()
-    for number, line in iter_lines(path, sink):
+    ids = IdCheck(path)
+    for number, line in iter_lines(input_file(path), sink):
         if number == 1 and line.lstrip('"').startswith("tweet_id"):
             continue
         try:
             post = parse_row(line, folder)
+            ids.check(post.id, number)
+        except RecordError as exc:
+            sink.add(exc)
+            continue
         except (ValueError, csv.Error) as exc:
             sink.add(RecordError(path, number, str(exc)))
             continue
