@@ -126,8 +126,9 @@ def tiny_model(eos_bias: float):
     vocab = Vocab.build(POSTS[:2])  # posts 3 and 4 bring OOV words to copy
     labels = LabelSet.build(POSTS)
     config = MMKPConfig(
-        emb_size=8, hidden_size=8, num_heads=2, image_dim=12, dropout=0.0, embeddings="random"
-    )
+        emb_size=8, hidden_size=8, num_heads=2, image_dim=12, dropout=0.0, embeddings="random",
+        generator_hidden=True, copy_lambda=None, label_copy="split",  # what eos_bias is tuned for
+    )  # fmt: skip
     torch.manual_seed(0)
     model = build_model(config, vocab, labels).eval()
     with torch.no_grad():

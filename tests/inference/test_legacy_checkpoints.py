@@ -36,6 +36,11 @@ def test_an_old_config_json_reads_as_an_mmkp_inference_config():
     assert isinstance(config.model, MMKPConfig) and config.model.name == "mmkp"
     assert config.model.image_dim == 16 and config.backbone is None
     assert (config.decode.beam_size, config.decode.top_k, config.text.max_src_len) == (4, 3, 128)
+    # Settings added since are read as the architecture the checkpoint was built with, not as
+    # today's defaults (which follow the paper's copy form).
+    former = (config.model.generator_hidden, config.model.copy_lambda, config.model.label_copy)
+    assert former == (True, None, "split")
+    assert MMKPConfig().generator_hidden is False  # today's default differs
 
 
 def test_the_trained_tiny_model_predicts_as_before():

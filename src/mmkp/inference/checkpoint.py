@@ -42,9 +42,9 @@ from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.decoding.config import DecodeConfig
 from mmkp.features.store import FeatureStore
 from mmkp.io import atomic_directory, read_text, write_json_atomic
-from mmkp.model.config import ModelConfig
+from mmkp.model.config import DEFAULT_MODEL, ModelConfig
 from mmkp.model.protocol import KeyphraseModel
-from mmkp.model.registry import build_model
+from mmkp.model.registry import build_model, config_class
 
 log = logging.getLogger("mmkp.inference")
 
@@ -171,6 +171,7 @@ def _read_config(directory: Path) -> tuple[InferenceConfig, list[str]]:
         # Written before the model family: no model `name` (MM-MKP by definition), and text
         # options that did not exist then.
         raw, sections = _from_experiment_config(raw), ("model",)
+    raw["model"] = _with_former_defaults(raw.get("model"))
     config = from_dict(InferenceConfig, raw, source=str(path))
     legacy = sections == ("model",)
     defaulted = [
@@ -180,6 +181,19 @@ def _read_config(directory: Path) -> tuple[InferenceConfig, list[str]]:
         if f.init and f.name not in (raw.get(section) or {}) and not (legacy and f.name == "name")
     ]
     return config, defaulted
+
+
+def _with_former_defaults(model: Any) -> Any:
+    """A saved model section with the settings it predates filled in as the architecture it
+    was built with (`ModelConfig.former_defaults`), not as today's defaults: a checkpoint
+    written before a switch existed keeps predicting as it did."""
+    if not isinstance(model, dict):
+        return model
+    name = model.get("name", DEFAULT_MODEL)
+    if not isinstance(name, str):
+        return model
+    former = config_class(name).former_defaults
+    return {**{key: value for key, value in former.items() if key not in model}, **model}
 
 
 def _check_weights(

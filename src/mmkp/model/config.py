@@ -26,6 +26,9 @@ class ModelConfig:
 
     loss_terms: ClassVar[tuple[str, ...]] = ()
     fine_tune_modules: ClassVar[tuple[str, ...] | None] = None
+    # The value of each setting added after checkpoints of the model were first written, as
+    # those checkpoints were built; a saved config that lacks the key is read with it.
+    former_defaults: ClassVar[dict[str, Any]] = {}
 
     def __post_init__(self) -> None:
         if self.emb_size < 1:
