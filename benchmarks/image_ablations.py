@@ -44,11 +44,12 @@ VARIANTS = {
     "w/o region-text matching": ["model.region_text_matching=false"],
     "w/o noise filtering": ["model.noise_filter=false"],
     "text-only (no image branch)": ["model.use_image=false"],
-    # Not Table 2: the paper's copy from the classifier and p_p (configs/paper.yaml's forms).
-    "paper's copy form": [
-        "model.copy_lambda=0.5",
-        "model.label_copy=word_softmax",
-        "model.generator_hidden=false",
+    # Not Table 2: the copy form the package used before it followed the paper's (learned
+    # lambda_c, label mass split over its words, a tanh layer before p_p).
+    "former copy form": [
+        "model.copy_lambda=null",
+        "model.label_copy=split",
+        "model.generator_hidden=true",
     ],
 }
 OVERALL = ("F1@1", "F1@3", "MAP@5")
