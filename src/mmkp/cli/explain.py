@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from mmkp.cli.options import add_model_and_posts
 from mmkp.data.errors import ErrorLog
 from mmkp.data.formats import load_posts
 from mmkp.features.featurizer import ImageFeaturizer
@@ -46,10 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the ranked keyphrases (gold ones in bold). With --compare, a second model's "
         "keyphrases stand beside them.",
     )
-    parser.add_argument("--model", required=True, help="checkpoint directory")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", help="one raw post text")
-    source.add_argument("--input", help="posts file (JSONL: text, image, keyphrases as gold)")
+    add_model_and_posts(parser, input_help="posts file (JSONL: text, image, keyphrases as gold)")
     parser.add_argument("--image", help="with --text: the post's image")
     parser.add_argument("--gold", help="with --text: gold keyphrases, `;`-separated")
     parser.add_argument("--out", required=True, help="figure file (--text) or folder (--input)")

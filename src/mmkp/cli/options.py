@@ -20,6 +20,14 @@ from mmkp.config_loader import ConfigError, from_dict, to_dict
 T = TypeVar("T")
 
 
+def add_model_and_posts(parser: argparse.ArgumentParser, *, input_help: str) -> None:
+    """`--model DIR` and one of `--text "..."` (one raw post) or `--input FILE`."""
+    parser.add_argument("--model", required=True, help="checkpoint directory")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help=input_help)
+    source.add_argument("--text", help="one raw post text")
+
+
 def add_config_options(parser: argparse.ArgumentParser, cls: type, section: str) -> None:
     group = parser.add_argument_group(f"{section} settings (default: the model's own)")
     hints = typing.get_type_hints(cls)

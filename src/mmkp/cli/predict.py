@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from mmkp.cli.options import add_config_options, config_from_options
+from mmkp.cli.options import add_config_options, add_model_and_posts, config_from_options
 from mmkp.data.errors import ErrorLog
 from mmkp.data.formats import stream_posts
 from mmkp.data.record import Post
@@ -47,10 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "features); with --text, the raw text is normalised like the dataset and --image "
         "goes through the same preparation.",
     )
-    parser.add_argument("--model", required=True, help="checkpoint directory")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--input", help="posts file (.jsonl or the benchmark's `<sep>` text)")
-    source.add_argument("--text", help="one raw post text")
+    add_model_and_posts(parser, input_help="posts file (.jsonl or the benchmark's `<sep>` text)")
     parser.add_argument("--image", help="with --text: an image file or http(s) URL")
     parser.add_argument(
         "--backbone",
