@@ -35,9 +35,10 @@ VARIANTS = {
     "full": PAPER,
     "w/o OCR": [*PAPER, "data.use_ocr=false", *STAGE1_ONLY],
     "w/o visual entities": [*PAPER, "data.use_entities=false", *STAGE1_ONLY],
-    "w/o L_cla (the shipped config)": STAGE1_ONLY,
+    "w/o L_cla, classifier copy kept (the shipped config)": STAGE1_ONLY,
+    "w/o L_cla (Table 2: pointer network)": ["model.use_classifier_copy=null", *STAGE1_ONLY],
 }
-SLUGS = dict(zip(VARIANTS, ("full", "noocr", "noent", "nocla"), strict=True))
+SLUGS = dict(zip(VARIANTS, ("full", "noocr", "noent", "nocla", "pointer"), strict=True))
 METRICS = ("F1@1", "F1@3", "F1@5", "MAP@5")
 
 

@@ -34,7 +34,10 @@ class MMKPConfig(ModelConfig):
     use_itm_loss: bool = True  # False: w/o L_itm
     use_irtm_loss: bool = True  # False: w/o L_irtm
     use_cla_loss: bool = True  # False: w/o L_cla
-    use_classifier_copy: bool = True  # False: the decoder copies only from the source (eq. 13)
+    # The decoder copies the classifier's top-k labels (eq. 12-13); None: exactly when L_cla
+    # trains the classifier, so `use_cla_loss: false` alone is Table 2's w/o L_cla row (a
+    # pointer network); true keeps the copy without L_cla (configs/cmkp.yaml's variant).
+    use_classifier_copy: bool | None = None
 
     # Where the paper and its public code differ (docs/model.md, "paper vs code"). The copy
     # from the classifier follows the paper (it measured better: benchmarks/RESULTS.md, "noise
@@ -56,6 +59,7 @@ class MMKPConfig(ModelConfig):
     # Stage 2 trains the generator only by default, as the paper's public code does.
     fine_tune_modules: ClassVar[tuple[str, ...] | None] = ("decoder", "generator")
     former_defaults: ClassVar[dict[str, Any]] = {
+        "use_classifier_copy": True,
         "encoder_layers": 1,
         "matcher_residual": True,
         "generator_hidden": True,
@@ -110,7 +114,12 @@ class MMKPConfig(ModelConfig):
     def uses_classifier(self) -> bool:
         """Whether the keyphrase classifier (and H_f, its fusion of text and image) exists:
         only when L_cla trains it or the decoder copies from its top labels."""
-        return self.use_cla_loss or self.use_classifier_copy
+        return self.use_cla_loss or self.classifier_copy
+
+    @property
+    def classifier_copy(self) -> bool:
+        """Whether the decoder copies from the classifier's top-k labels (eq. 12-13)."""
+        return self.use_cla_loss if self.use_classifier_copy is None else self.use_classifier_copy
 
     @property
     def uses_regions(self) -> bool:

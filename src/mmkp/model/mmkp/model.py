@@ -101,7 +101,7 @@ class MMKP(PointerDecoding, nn.Module):
             d,
             vocab_size,
             c.dropout,
-            classifier_copy=c.use_classifier_copy,
+            classifier_copy=c.classifier_copy,
             hidden=c.generator_hidden,
             copy_lambda=c.copy_lambda,
         )
@@ -222,7 +222,7 @@ class MMKP(PointerDecoding, nn.Module):
     def init_decoder_state(self, batch: Batch, encoded: Encoded) -> DecoderState:
         """s_0, the source memory and the copy sources (X_T and the top-k labels) per row."""
         labels = None
-        if self.config.use_classifier_copy and encoded.label_logits is not None:
+        if self.config.classifier_copy and encoded.label_logits is not None:
             labels = label_copy(
                 encoded.label_logits,
                 self.label_word_ids,
