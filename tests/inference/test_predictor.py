@@ -38,6 +38,12 @@ class FixedFeaturizer:
     def __init__(self) -> None:
         self.calls: list[tuple[object, bool]] = []
 
+    def load(self, image: object) -> object:
+        return image  # stands for the decoded image
+
+    def featurize(self, images: list[object], *, grid: bool = True) -> list[ImageFeatures]:
+        return [self.featurize_one(image, grid=grid) for image in images]
+
     def featurize_one(self, image: object, *, grid: bool = True) -> ImageFeatures:
         self.calls.append((image, grid))
         features = np.random.default_rng(0).normal(size=(49, IMAGE_DIM)) if grid else None

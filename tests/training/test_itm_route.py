@@ -99,9 +99,9 @@ def train(root: Path, data, *, itm: bool) -> Path:
 
 
 def test_interleave_spreads_the_extra_batches_and_keeps_the_main_order():
-    assert interleave([1, 2, 3, 4, 5, 6], ["a", "b"]) == [1, 2, "a", 3, 4, "b", 5, 6]
-    assert interleave([1, 2], []) == [1, 2]
-    assert interleave([], ["a"]) == ["a"]
+    assert list(interleave([1, 2, 3, 4, 5, 6], 6, ["a", "b"], 2)) == [1, 2, "a", 3, 4, "b", 5, 6]
+    assert list(interleave([1, 2], 2, [], 0)) == [1, 2]
+    assert list(interleave([], 0, ["a"], 1)) == ["a"]
 
 
 @pytest.mark.slow

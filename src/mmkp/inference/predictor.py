@@ -179,15 +179,10 @@ class Predictor:
     def predict(self, text: str, image: ImageInput | None = None) -> PredictionResult:
         """Keyphrases for one raw post; `image` is a file path, an http(s) URL, bytes or a PIL
         image, featurized in memory. Raises ValueError for text without words or a bad image."""
-        post = _raw_post(RawPost(text, image))
-        grid = None
-        if image is not None:
-            try:
-                features = self._featurizer().featurize_one(image, grid=self.uses_image)
-            except ImageError as exc:
-                raise ValueError(f"image {exc}") from exc
-            grid = _add_features(post, features)
-        return self.decode_prepared([PreparedPost(post, grid)])[0]
+        (result,) = self.predict_batch([RawPost(text, image)])
+        if isinstance(result, ValueError):
+            raise result
+        return result
 
     def predict_batch(
         self, posts: Sequence[RawPost], *, decode: DecodeConfig | None = None

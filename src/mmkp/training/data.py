@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -87,34 +87,32 @@ class TrainingData:
     def training_batches(
         self, batch_size: int, *, seed: int, by_length: bool, with_itm: bool
     ) -> tuple[Iterator[Batch], int]:
-        """One epoch's batches (and how many): the keyphrase pairs, and with `with_itm` the
-        D_itm pairs' batches interleaved (`interleave`); each D_itm batch trains L_itm only,
-        since its rows have neither a keyphrase nor a label."""
-        main = list(self.batches(self.train_examples, batch_size, seed=seed, by_length=by_length))
-        extra: list[Batch] = []
-        if with_itm and self.itm_examples:
-            extra = list(
-                self.batches(self.itm_examples, batch_size, seed=seed + 1, by_length=by_length)
-            )
-        batches = interleave(main, extra)
-        return iter(batches), len(batches)
+        """One epoch's batches (collated as they are consumed) and how many: the keyphrase
+        pairs, and with `with_itm` the D_itm pairs' batches interleaved (`interleave`); each
+        D_itm batch trains L_itm only, since its rows have neither a keyphrase nor a label."""
+        main = self.batches(self.train_examples, batch_size, seed=seed, by_length=by_length)
+        pairs = self.itm_examples if with_itm else []
+        extra = self.batches(pairs, batch_size, seed=seed + 1, by_length=by_length)
+        counts = -(-len(self.train_examples) // batch_size), -(-len(pairs) // batch_size)
+        return interleave(main, counts[0], extra, counts[1]), sum(counts)
 
 
-def interleave(main: list[T], extra: list[T]) -> list[T]:
+def interleave(
+    main: Iterable[T], main_count: int, extra: Iterable[T], extra_count: int
+) -> Iterator[T]:
     """`extra` spread evenly among `main` (item j after main item round((j+1)·K/(M+1))), so
     an epoch sees D_itm batches throughout instead of in one block, and `main` keeps its
-    order (the keyphrase batches of a run without D_itm are unchanged)."""
-    out: list[T] = []
-    slots = [round((j + 1) * len(main) / (len(extra) + 1)) for j in range(len(extra))]
-    queue = iter(zip(slots, extra, strict=True))
-    pending = next(queue, None)
-    for index in range(len(main) + 1):
-        while pending is not None and pending[0] == index:
-            out.append(pending[1])
-            pending = next(queue, None)
-        if index < len(main):
-            out.append(main[index])
-    return out
+    order (the keyphrase batches of a run without D_itm are unchanged). Lazy: nothing is
+    drawn before it is needed."""
+    slots = [round((j + 1) * main_count / (extra_count + 1)) for j in range(extra_count)]
+    main_items, extra_items = iter(main), iter(extra)
+    placed = 0
+    for index in range(main_count + 1):
+        while placed < extra_count and slots[placed] == index:
+            yield next(extra_items)
+            placed += 1
+        if index < main_count:
+            yield next(main_items)
 
 
 def prepare_data(
