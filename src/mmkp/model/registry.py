@@ -1,14 +1,16 @@
 """The model family: a model name -> its config class and its builder.
 
 A member registers itself when its module is imported (`register_model`); the package's own
-members are imported on first lookup, so configs and checkpoints can name them without
-importing anything first. A checkpoint's config.json names its model, so loading never
+members are the subpackages of `mmkp.model` (all but `modules`, the shared components), each
+imported on first lookup, so configs and checkpoints can name them without importing
+anything first. A checkpoint's config.json names its model, so loading never
 guesses.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,7 +20,7 @@ from mmkp.model.modules.embeddings import PretrainedEmbeddings
 from mmkp.model.protocol import KeyphraseModel
 
 Builder = Callable[[ModelConfig, Vocab, LabelSet, PretrainedEmbeddings | None], KeyphraseModel]
-PACKAGE_MEMBERS = ("mmkp.model.mmkp",)  # modules whose import registers the package's models
+SHARED_COMPONENTS = "modules"  # the one subpackage of mmkp.model that is not a member
 
 
 @dataclass(frozen=True)
@@ -67,5 +69,8 @@ def build_model(
 
 
 def _import_members() -> None:
-    for module in PACKAGE_MEMBERS:
-        importlib.import_module(module)
+    import mmkp.model as package
+
+    for member in pkgutil.iter_modules(package.__path__):
+        if member.ispkg and member.name != SHARED_COMPONENTS:
+            importlib.import_module(f"{package.__name__}.{member.name}")
