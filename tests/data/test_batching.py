@@ -152,3 +152,19 @@ def test_iter_batches_is_deterministic_given_seed():
     assert [len(b) for b in order(3)] == [4, 4, 2]
     plain = [b.post_index.tolist() for b in iter_batches(examples, 4, shuffle=False)]
     assert plain == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_collate_pads_the_neighbour_votes_of_each_row():
+    from mmkp.data.batching import collate
+    from mmkp.data.neighbours import VotedLabels
+    from mmkp.data.processor import TextProcessor
+    from mmkp.data.record import Post
+    from mmkp.data.vocab import LabelSet, Vocab
+
+    posts = [Post("p", "cats sofa", keyphrases=["cats"]), Post("q", "dogs", keyphrases=["dogs"])]
+    processor = TextProcessor(Vocab.build(posts), LabelSet.build(posts))
+    votes = [VotedLabels((1, 0), (0.75, 0.25)), None]
+    batch = collate(processor.examples(posts), neighbours=votes.__getitem__)
+    assert batch.neighbour_labels.tolist() == [[1, 0], [-100, -100]]
+    assert batch.neighbour_weights.tolist() == [[0.75, 0.25], [0.0, 0.0]]
+    assert collate(processor.examples(posts)).neighbour_labels is None

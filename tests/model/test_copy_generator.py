@@ -6,7 +6,14 @@ import math
 
 import torch
 
-from mmkp.model.modules.copy_generator import CopyGenerator, LabelCopy, generation_loss, label_copy
+from mmkp.model.modules.copy_generator import (
+    CopyGenerator,
+    LabelCopy,
+    combine,
+    generation_loss,
+    label_copy,
+    voted_copy,
+)
 
 
 def test_label_copy_splits_keyphrase_mass_over_words():
@@ -107,3 +114,35 @@ def test_generation_loss_averages_only_rows_with_a_target():
     assert none.item() == 0.0
     none.backward()  # still attached to the graph: a batch of such rows trains nothing
     assert log_probs.grad is not None and not log_probs.grad.any()
+
+
+def test_voted_copy_splits_each_vote_over_its_label_words():
+    words = torch.tensor([[7, 0], [8, 9], [5, 0]])  # label word ids, 0 = <pad>
+    copy = voted_copy(
+        torch.tensor([[1, 0], [2, -100]]), torch.tensor([[0.6, 0.4], [1.0, 0.0]]), words
+    )
+    assert copy.ids.tolist() == [[8, 9, 7, 0], [5, 0, 7, 0]]
+    torch.testing.assert_close(
+        copy.weights, torch.tensor([[0.3, 0.3, 0.4, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    )
+
+
+def test_combined_sources_share_equally_and_an_empty_one_gives_way():
+    classifier = LabelCopy(torch.tensor([[3], [4]]), torch.tensor([[1.0], [1.0]]))
+    neighbours = LabelCopy(torch.tensor([[5, 6], [5, 6]]), torch.tensor([[0.5, 0.5], [0.0, 0.0]]))
+    both = combine([classifier, neighbours])
+    assert both.ids.tolist() == [[3, 5, 6], [4, 5, 6]]
+    torch.testing.assert_close(both.weights, torch.tensor([[0.5, 0.25, 0.25], [1.0, 0.0, 0.0]]))
+
+
+def test_a_row_without_neighbours_gives_its_label_share_to_the_source():
+    """The neighbour copy of a post no training post resembles is empty: P still sums to
+    one, the source copy taking beta's share."""
+    generator = _generator(classifier_copy=True)
+    features = torch.randn(2, 2, 6)
+    attention = torch.tensor([[[1.0, 0.0], [0.5, 0.5]]] * 2)
+    labels = LabelCopy(torch.tensor([[3, 4], [3, 4]]), torch.tensor([[0.5, 0.5], [0.0, 0.0]]))
+    log_probs = generator(features, attention, torch.tensor([[10, 2], [10, 2]]), 11, labels)
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 2))
+    switch = torch.sigmoid(generator.switch(features))[1, :, 0]
+    torch.testing.assert_close(log_probs[1, :, 10].exp(), (1 - switch) * attention[1, :, 0])

@@ -36,6 +36,11 @@ class Batch:
     match_label: torch.Tensor  # (B,) float 1/0 image-text relevance for L_itm, nan if unknown
     match_prob: torch.Tensor  # (B,) float precomputed match probability, nan if unknown
     post_index: torch.Tensor  # (B,) long index of the source post (several rows per post)
+    # The keyphrases of the post's nearest training posts (`mmkp.data.neighbours`), for models
+    # with `retrieval`: (B, m) label indices, IGNORE_LABEL-padded, and their votes, each row
+    # summing to 1 (0 where the post has no neighbour); None without retrieval.
+    neighbour_labels: torch.Tensor | None = None
+    neighbour_weights: torch.Tensor | None = None
 
     @property
     def size(self) -> int:

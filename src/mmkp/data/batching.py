@@ -10,8 +10,9 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from mmkp.data.batch import Batch, GridLookup
+from mmkp.data.batch import IGNORE_LABEL, Batch, GridLookup
 from mmkp.data.layout import TYPE_POST
+from mmkp.data.neighbours import NeighbourLookup
 from mmkp.data.processor import Example
 from mmkp.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 
@@ -42,10 +43,26 @@ def _grids(
     return torch.from_numpy(stacked), has_image  # (B, R, C)
 
 
+def _neighbours(
+    examples: Sequence[Example], lookup: NeighbourLookup
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, m) label indices (IGNORE_LABEL-padded) and (B, m) votes of each row's post."""
+    votes = [lookup(example.post_index) for example in examples]
+    labels = [() if v is None else v.labels for v in votes]
+    weights = [() if v is None else v.weights for v in votes]
+    width = max(1, *(len(row) for row in labels))
+    padded = torch.tensor([[*w, *[0.0] * (width - len(w))] for w in weights], dtype=torch.float)
+    return _pad(labels, width, IGNORE_LABEL), padded
+
+
 def collate(
-    examples: Sequence[Example], vocab: Vocab | None = None, grid_lookup: GridLookup | None = None
+    examples: Sequence[Example],
+    vocab: Vocab | None = None,
+    grid_lookup: GridLookup | None = None,
+    neighbours: NeighbourLookup | None = None,
 ) -> Batch:
-    """Pad examples into a Batch; `grid_lookup(post_id)` gives a (49, C) grid or None.
+    """Pad examples into a Batch; `grid_lookup(post_id)` gives a (49, C) grid or None,
+    `neighbours(post_index)` the post's neighbour votes (retrieval) or None.
 
     `vocab`, when given, is checked to be the one the examples were built with (their
     extended ids start at its size).
@@ -66,6 +83,9 @@ def collate(
     grid, has_image = _grids(examples, grid_lookup)
     src_ids = _pad([e.source.ids for e in examples], src_len, PAD_ID)  # (B, L)
     trg_out_ids = _pad(trg_out, trg_len, PAD_ID)  # (B, T)
+    neighbour_labels, neighbour_weights = (
+        (None, None) if neighbours is None else _neighbours(examples, neighbours)
+    )
     return Batch(
         src_ids=src_ids,
         src_ext_ids=_pad([e.source.ext_ids for e in examples], src_len, PAD_ID),
@@ -81,6 +101,8 @@ def collate(
         match_label=torch.tensor([e.match_label for e in examples], dtype=torch.float),
         match_prob=torch.tensor([e.match_prob for e in examples], dtype=torch.float),
         post_index=torch.tensor([e.post_index for e in examples], dtype=torch.long),
+        neighbour_labels=neighbour_labels,
+        neighbour_weights=neighbour_weights,
     )
 
 
@@ -91,6 +113,7 @@ def iter_batches(
     shuffle: bool,
     seed: int = 0,
     grid_lookup: GridLookup | None = None,
+    neighbours: NeighbourLookup | None = None,
 ) -> Iterator[Batch]:
     """Batches of `batch_size` rows (the last may be smaller), in a seeded random order."""
     if batch_size < 1:
@@ -100,7 +123,7 @@ def iter_batches(
         random.Random(seed).shuffle(order)
     for start in range(0, len(order), batch_size):
         chunk = [examples[i] for i in order[start : start + batch_size]]
-        yield collate(chunk, grid_lookup=grid_lookup)
+        yield collate(chunk, grid_lookup=grid_lookup, neighbours=neighbours)
 
 
 def length_buckets(
@@ -130,6 +153,7 @@ def in_length_order(
     batch_size: int,
     grid_lookup: GridLookup | None,
     predict: Callable[[Iterable[Batch]], list[T]],
+    neighbours: NeighbourLookup | None = None,
 ) -> list[T]:
     """`predict` over batches sorted by source length (less padding for beam search), its
     results put back in the order of `examples`."""
@@ -137,7 +161,10 @@ def in_length_order(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     lengths = [len(example.src_tokens) for example in examples]
     groups = length_buckets(lengths, batch_size, seed=None)
-    batches = (collate([examples[i] for i in g], grid_lookup=grid_lookup) for g in groups)
+    batches = (
+        collate([examples[i] for i in g], grid_lookup=grid_lookup, neighbours=neighbours)
+        for g in groups
+    )
     results = predict(batches)
     order = [i for group in groups for i in group]
     out: dict[int, T] = dict(zip(order, results, strict=True))

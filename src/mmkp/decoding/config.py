@@ -21,6 +21,11 @@ class DecodeConfig:
     # Keep only keyphrases scored within this gap (length-normalised log-probability) of the
     # post's best; None keeps all top_k (the paper). See docs/decoding.md.
     max_score_gap: float | None = None
+    # Beyond the paper: rerank the output with the votes of the post's nearest training posts
+    # (decoding.rerank; needs a model with `retrieval`); 0 leaves the model's ranking alone.
+    neighbour_weight: float = 0.0
+    # How many of its own keyphrases the model puts up for that rerank (at least top_k).
+    rerank_candidates: int = 10
 
     def __post_init__(self) -> None:
         if min(self.beam_size, self.max_len, self.top_k) < 1:
@@ -32,5 +37,9 @@ class DecodeConfig:
             raise ValueError(
                 f"unknown length penalty {self.penalty!r}; known: {', '.join(sorted(PENALTIES))}"
             )
+        if not 0.0 <= self.neighbour_weight <= 1.0:
+            raise ValueError(f"neighbour_weight must be in [0, 1], got {self.neighbour_weight}")
+        if self.rerank_candidates < 1:
+            raise ValueError(f"rerank_candidates must be >= 1, got {self.rerank_candidates}")
         if self.max_score_gap is not None and self.max_score_gap < 0:
             raise ValueError(f"max_score_gap must be >= 0, got {self.max_score_gap}")

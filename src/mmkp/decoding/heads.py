@@ -3,6 +3,7 @@ or its classifier (the labels by logit). One entry point for the predictor and t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 import torch
@@ -10,8 +11,9 @@ import torch
 from mmkp.data.batch import Batch
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.decoding.config import DecodeConfig
-from mmkp.decoding.generate import ScoredKeyphrase, generate_keyphrases
+from mmkp.decoding.generate import ScoredKeyphrase, generate_keyphrases, within_gap
 from mmkp.decoding.labels import rank_labels
+from mmkp.decoding.rerank import rerank
 
 Head = Literal["generator", "classifier"]
 
@@ -36,11 +38,41 @@ def predict_keyphrases(
     head: Head | None = None,
     encoded: Any = None,
 ) -> list[list[ScoredKeyphrase]]:
-    """Each row's ranked keyphrases from `head` (default: `default_head(model)`); the model
-    must be in eval mode. Pass `encoded` when `model.encode(batch)` was already computed."""
+    """Each row's ranked keyphrases from `head` (default: `default_head(model)`), reranked
+    with the neighbours' votes when `decode.neighbour_weight` > 0; the model must be in eval
+    mode. Pass `encoded` when `model.encode(batch)` was already computed."""
     head = head or default_head(model)
     if encoded is None:
         encoded = model.encode(batch)
+    if decode.neighbour_weight <= 0:
+        return _ranked(model, batch, vocab, labels, decode, head, encoded)
+    if batch.neighbour_labels is None or batch.neighbour_weights is None:
+        raise ValueError(
+            "decode.neighbour_weight needs the neighbours' votes in the batch: a model saved "
+            "with model.retrieval (its index)"
+        )
+    wide = replace(decode, top_k=max(decode.top_k, decode.rerank_candidates), max_score_gap=None)
+    rows = _ranked(model, batch, vocab, labels, wide, head, encoded)
+    mixed = rerank(
+        rows,
+        batch.neighbour_labels,
+        batch.neighbour_weights,
+        labels,
+        decode.neighbour_weight,
+        decode.top_k,
+    )
+    return [within_gap(row, decode.max_score_gap) for row in mixed]
+
+
+def _ranked(
+    model: Any,
+    batch: Batch,
+    vocab: Vocab,
+    labels: LabelSet,
+    decode: DecodeConfig,
+    head: Head,
+    encoded: Any,
+) -> list[list[ScoredKeyphrase]]:
     if head == "generator":
         return generate_keyphrases(model, batch, vocab, decode, encoded=encoded)
     if encoded.label_logits is None:

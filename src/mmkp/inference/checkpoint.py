@@ -37,6 +37,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 
 from mmkp.config_loader import from_dict, to_dict
+from mmkp.data.neighbours import INDEX_FILE, RetrievalIndex
 from mmkp.data.processor import TextOptions
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.decoding.config import DecodeConfig
@@ -77,6 +78,7 @@ class Checkpoint:
     vocab: Vocab
     labels: LabelSet
     config: InferenceConfig
+    retrieval: RetrievalIndex | None = None  # the training posts' index (model.retrieval)
 
 
 def save_checkpoint(
@@ -87,14 +89,20 @@ def save_checkpoint(
     labels: LabelSet,
     config: InferenceConfig,
     extra: Callable[[Path], None] | None = None,
+    retrieval: RetrievalIndex | None = None,
 ) -> Path:
     """Write a model directory atomically; `extra(tmp)` may add files (a trainer state).
+    A model with `retrieval` in its config is saved with its index (retrieval.json).
 
     A write that fails (disk full, quota) is an OSError naming the directory, with its errno;
     the checkpoint that was there is left as it was."""
+    if (config.model.retrieval is None) != (retrieval is None):
+        raise ValueError("a model with model.retrieval is saved with its index, and only it")
     try:
         with atomic_directory(directory) as tmp:
             save_model(model, str(tmp / MODEL_FILE))  # type: ignore[arg-type]
+            if retrieval is not None:
+                retrieval.save(tmp)
             write_json_atomic(tmp / CONFIG_FILE, config.to_dict())
             vocab.save(tmp / VOCAB_FILE)
             labels.save(tmp / LABELS_FILE)
@@ -135,7 +143,9 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
     load_model(model, str(directory / MODEL_FILE))  # type: ignore[arg-type]
     _check_finite(model, directory / MODEL_FILE)
     model.eval()
-    return Checkpoint(model=model, vocab=vocab, labels=labels, config=config)
+    options = config.model.retrieval
+    retrieval = None if options is None else RetrievalIndex.load(directory, options, len(labels))
+    return Checkpoint(model=model, vocab=vocab, labels=labels, config=config, retrieval=retrieval)
 
 
 def read_config(directory: str | Path) -> InferenceConfig:
@@ -286,6 +296,7 @@ def export_model(checkpoint: str | Path, target: str | Path) -> Path:
     """Copy a checkpoint without its trainer state: the model directory to ship or predict with."""
     checkpoint = Path(checkpoint)
     with atomic_directory(target) as tmp:
-        for name in MODEL_FILES:
-            shutil.copy2(checkpoint / name, tmp / name)
+        for name in (*MODEL_FILES, INDEX_FILE):
+            if name in MODEL_FILES or (checkpoint / name).is_file():
+                shutil.copy2(checkpoint / name, tmp / name)
     return Path(target)

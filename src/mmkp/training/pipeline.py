@@ -104,5 +104,7 @@ def _prepare(config: ExperimentConfig, out: Path, *, resume: bool) -> TrainingDa
     saved = out / "stage1" / "last"
     if resume and (saved / VOCAB_FILE).is_file():
         vocab, labels = Vocab.load(saved / VOCAB_FILE), LabelSet.load(saved / LABELS_FILE)
-        return prepare_data(config.data, vocab=vocab, labels=labels)
-    return prepare_data(config.data)
+        return prepare_data(
+            config.data, vocab=vocab, labels=labels, retrieval=config.model.retrieval
+        )
+    return prepare_data(config.data, retrieval=config.model.retrieval)

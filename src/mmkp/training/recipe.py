@@ -106,6 +106,7 @@ class StageRecipe:
             self.config.train.eval_batch_size,
             self.data.grid_lookup,
             predict,
+            neighbours=self.data.dev_neighbours,
         )
 
     # -- the protocol ---------------------------------------------------------------------
@@ -167,6 +168,7 @@ class StageRecipe:
             config=self.config.inference_config(backbone=self.data.backbone),
             trainer=self.state,
             optimizer=self.optimizer,
+            retrieval=self.data.retrieval,
         )
 
     # -- helpers --------------------------------------------------------------------------
@@ -220,6 +222,7 @@ class StageRecipe:
             self.config.train.eval_batch_size,
             seed=None,
             by_length=self.config.train.by_length,
+            neighbours=self.data.dev_neighbours,
         )
 
     def _write_records(self) -> None:

@@ -17,6 +17,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from mmkp.data.neighbours import RetrievalIndex
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.inference.checkpoint import InferenceConfig, save_checkpoint
 from mmkp.io import read_text, recover_directory, write_json_atomic
@@ -48,6 +49,7 @@ def save_training_checkpoint(
     config: InferenceConfig,
     trainer: TrainerState,
     optimizer: torch.optim.Optimizer | None,
+    retrieval: RetrievalIndex | None = None,
 ) -> Path:
     """A model directory with the trainer state, the optimizer and the torch RNG."""
 
@@ -58,7 +60,13 @@ def save_training_checkpoint(
         save_file(tensors, str(tmp / STATE_TENSORS), metadata={"optimizer": scalars})
 
     return save_checkpoint(
-        directory, model=model, vocab=vocab, labels=labels, config=config, extra=write_state
+        directory,
+        model=model,
+        vocab=vocab,
+        labels=labels,
+        config=config,
+        extra=write_state,
+        retrieval=retrieval,
     )
 
 

@@ -38,6 +38,9 @@ class MMKPConfig(ModelConfig):
     # trains the classifier, so `use_cla_loss: false` alone is Table 2's w/o L_cla row (a
     # pointer network); true keeps the copy without L_cla (configs/cmkp.yaml's variant).
     use_classifier_copy: bool | None = None
+    # Beyond the paper: beta (eq. 12) also (or, without the classifier copy, only) copies the
+    # keyphrases of the post's nearest training posts by their votes; needs `retrieval`.
+    neighbour_copy: bool = False
 
     # Where the paper and its public code differ (docs/model.md, "paper vs code"). The copy
     # from the classifier follows the paper (it measured better: benchmarks/RESULTS.md, "noise
@@ -73,6 +76,8 @@ class MMKPConfig(ModelConfig):
         super().__post_init__()
         if self.name != "mmkp":
             raise ValueError(f"MMKPConfig is model 'mmkp', got name {self.name!r}")
+        if self.neighbour_copy and self.retrieval is None:
+            raise ValueError("neighbour_copy needs model.retrieval (e.g. retrieval: {k: 40})")
         if self.copy_lambda is not None and not 0.0 <= self.copy_lambda <= 1.0:
             raise ValueError(f"copy_lambda must be in [0, 1], got {self.copy_lambda}")
         for name in ("hidden_size", "num_heads", "image_dim", "classifier_top_k", "encoder_layers"):

@@ -30,8 +30,11 @@ from mmkp.model.mmkp.config import MMKPConfig
 from mmkp.model.modules.classifier import KeyphraseClassifier, classification_loss
 from mmkp.model.modules.copy_generator import (
     CopyGenerator,
+    LabelCopy,
+    combine,
     generation_loss,
     label_copy,
+    voted_copy,
 )
 from mmkp.model.modules.decoder import Decoder, DecoderState
 from mmkp.model.modules.embeddings import PretrainedEmbeddings, init_word_embeddings
@@ -68,7 +71,9 @@ class MMKP(PointerDecoding, nn.Module):
         embeddings: PretrainedEmbeddings | None = None,
     ):
         super().__init__()
-        if config.uses_classifier and (label_word_ids.dim() != 2 or label_word_ids.size(0) == 0):
+        if (config.uses_classifier or config.neighbour_copy) and (
+            label_word_ids.dim() != 2 or label_word_ids.size(0) == 0
+        ):
             raise ValueError(
                 "label_word_ids must be (num_labels >= 1, max_kp_len), got shape "
                 f"{tuple(label_word_ids.shape)}: the classifier needs training keyphrases"
@@ -101,7 +106,7 @@ class MMKP(PointerDecoding, nn.Module):
             d,
             vocab_size,
             c.dropout,
-            classifier_copy=c.classifier_copy,
+            classifier_copy=c.classifier_copy or c.neighbour_copy,
             hidden=c.generator_hidden,
             copy_lambda=c.copy_lambda,
         )
@@ -220,16 +225,28 @@ class MMKP(PointerDecoding, nn.Module):
 
     # ----------------------------------------------------------------------------- decoding
     def init_decoder_state(self, batch: Batch, encoded: Encoded) -> DecoderState:
-        """s_0, the source memory and the copy sources (X_T and the top-k labels) per row."""
-        labels = None
+        """s_0, the source memory and the copy sources per row: X_T, the classifier's top-k
+        labels and the neighbours' keyphrases, as configured."""
+        sources: list[LabelCopy] = []
         if self.config.classifier_copy and encoded.label_logits is not None:
-            labels = label_copy(
-                encoded.label_logits,
-                self.label_word_ids,
-                self.config.classifier_top_k,
-                self.config.label_copy,
+            sources.append(
+                label_copy(
+                    encoded.label_logits,
+                    self.label_word_ids,
+                    self.config.classifier_top_k,
+                    self.config.label_copy,
+                )
             )
-        return self.source_state(batch, encoded, labels)
+        if self.config.neighbour_copy:
+            if batch.neighbour_labels is None or batch.neighbour_weights is None:
+                raise ValueError(
+                    "the model copies from the neighbours' keyphrases, but the batch has no "
+                    "neighbours: build it with the model's retrieval index (collate neighbours=)"
+                )
+            sources.append(
+                voted_copy(batch.neighbour_labels, batch.neighbour_weights, self.label_word_ids)
+            )
+        return self.source_state(batch, encoded, combine(sources) if sources else None)
 
 
 def label_word_ids(vocab: Vocab, labels: LabelSet) -> torch.Tensor:

@@ -8,7 +8,9 @@ With x_j = [e(y_{j-1}); s_j; c_j + H_f] at decoding step j:
     beta  = the copy distribution over the words of the classifier's top-k labels  (eq. 12)
             `word_softmax`: softmax over the labels' word entries, each carrying its
             label's logit (the paper's word-level beta); `split`: softmax over the k labels,
-            each label's share split evenly over its words
+            each label's share split evenly over its words. Beyond the paper, the same slot
+            takes the keyphrases of the post's nearest training posts, each by its normalised
+            neighbour vote (`voted_copy`), alone or with the classifier's (`combine`)
     p_c   = lambda_c p_a + (1 - lambda_c) beta                     (eq. 13)
             lambda_c a fixed hyper-parameter (`copy_lambda`), or learned:
             sigmoid(w_c^T x_j + b_c)
@@ -16,7 +18,8 @@ With x_j = [e(y_{j-1}); s_j; c_j + H_f] at decoding step j:
     P(w)  = lambda p_p(w) + (1 - lambda) p_c(w)                    over V_ext          (eq. 14)
 
 Each of p_p, p_a, beta sums to one and the mixture weights are convex, so P sums to one over
-the extended vocabulary (the public code adds beta on top of lambda p_p + (1 - lambda) p_a,
+the extended vocabulary (a row whose beta is empty, e.g. a post without neighbours, gives
+beta's share to p_a) (the public code adds beta on top of lambda p_p + (1 - lambda) p_a,
 which sums to 2 - lambda; we do not). Source OOV words have extended ids >= |V| and are
 reachable only by copying. Without the classifier copy, p_c = p_a.
 
@@ -40,7 +43,7 @@ EPS = 1e-12  # floor before the log: words no part of the mixture can produce ge
 @dataclass
 class LabelCopy:
     ids: torch.Tensor  # (B, W) vocab ids of the top-k labels' words (PAD_ID where none)
-    weights: torch.Tensor  # (B, W) p_k over those words, each row sums to one
+    weights: torch.Tensor  # (B, W) p_k over those words, each row sums to one (or is all 0)
 
 
 LabelCopyForm = Literal["split", "word_softmax"]
@@ -68,9 +71,32 @@ def label_copy(
     return LabelCopy(ids=words.flatten(1), weights=weights.flatten(1))
 
 
+def voted_copy(
+    label_ids: torch.Tensor, votes: torch.Tensor, label_word_ids: torch.Tensor
+) -> LabelCopy:
+    """beta from retrieval: label_ids (B, m) of the neighbours' keyphrases (negative: none),
+    votes (B, m) summing to 1 per row, label_word_ids (N, K) -> LabelCopy (W = m * K), each
+    label's vote split evenly over its words."""
+    words = label_word_ids[label_ids.clamp_min(0)]  # (B, m, K)
+    real = (words != PAD_ID) & (label_ids >= 0).unsqueeze(-1)  # (B, m, K)
+    share = votes / real.sum(-1).clamp_min(1)  # (B, m)
+    return LabelCopy(ids=words.flatten(1), weights=(share.unsqueeze(-1) * real).flatten(1))
+
+
+def combine(sources: list[LabelCopy]) -> LabelCopy:
+    """Several copy sources as one beta, each non-empty source of a row weighted equally."""
+    if len(sources) == 1:
+        return sources[0]
+    present = torch.stack([s.weights.sum(-1) > 0 for s in sources], -1).float()  # (B, S)
+    share = present / present.sum(-1, keepdim=True).clamp_min(1)  # (B, S)
+    weights = [s.weights * share[:, i : i + 1] for i, s in enumerate(sources)]
+    return LabelCopy(ids=torch.cat([s.ids for s in sources], 1), weights=torch.cat(weights, 1))
+
+
 class CopyGenerator(nn.Module):
-    """`hidden`: p_p goes through a tanh layer of width `size` (W_o tanh(W_h x_j)); without
-    it p_p = softmax(W_o x_j + b_o), eq. 10 as the paper writes it. `copy_lambda`: a fixed
+    """`classifier_copy`: the copy slot beta exists (labels of the classifier or of the
+    neighbours). `hidden`: p_p goes through a tanh layer of width `size` (W_o tanh(W_h x_j));
+    without it p_p = softmax(W_o x_j + b_o), eq. 10 as the paper writes it. `copy_lambda`: a fixed
     lambda_c (the paper's hyper-parameter); None learns it, sigmoid(w_c^T x_j + b_c)."""
 
     def __init__(
@@ -116,8 +142,10 @@ class CopyGenerator(nn.Module):
                 if self.copy_switch is not None
                 else torch.full_like(switch, self.copy_lambda)
             )
-            label_share = source_share * (1.0 - copy_source)
-            source_share = source_share * copy_source
+            # 1 where the row has labels to copy, else 0: beta's share goes back to p_a
+            has_labels = (labels.weights.sum(-1) > 0).to(features.dtype)[:, None, None]
+            label_share = source_share * (1.0 - copy_source) * has_labels
+            source_share = source_share * torch.where(has_labels > 0, copy_source, 1.0)
             label_ids = labels.ids.unsqueeze(1).expand(-1, steps, -1)  # (B, T, W)
             probs = probs.scatter_add(2, label_ids, label_share * labels.weights.unsqueeze(1))
         src_ids = src_ext_ids.unsqueeze(1).expand(-1, steps, -1)  # (B, T, L)

@@ -1,0 +1,233 @@
+"""Retrieval: the training posts most similar to a post, and their keyphrases' votes.
+
+Similarity is the cosine of TF-IDF vectors of X_T (post + OCR + entities, as
+`mmkp.data.layout.source_text` writes it) built with scikit-learn: ``tf = 1 + log(count)``
+(`sublinear_tf`), ``idf = log((1 + N) / (1 + df)) + 1``, rows L2-normalised. Used by the kNN
+baselines (`mmkp.retrieval`) and by models whose config has `retrieval` (a decoder that copies
+from the neighbours' keyphrases, a decode-time rerank with their votes): the index over the
+training split is saved with such a model (`RetrievalIndex.save`) so inference retrieves from
+the same posts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from mmkp.data.layout import source_text
+from mmkp.data.record import Post
+from mmkp.data.vocab import LabelSet
+from mmkp.io import write_json_atomic
+
+# Tokens the benchmark uses as structure or placeholders, not content.
+_SKIP = frozenset({"<seg>", ";"})
+_WORD = re.compile(r"\w")
+_CHUNK = 512  # query rows per sparse product, so (chunk, N) dense scores stay small
+INDEX_FORMAT = "mmkp-retrieval-index"
+INDEX_FILE = "retrieval.json"
+
+
+def content_tokens(text: str) -> list[str]:
+    """Lowercased whitespace tokens that contain a letter or digit, minus `<seg>` and `;`."""
+    return [tok for tok in text.lower().split() if tok not in _SKIP and _WORD.search(tok)]
+
+
+@dataclass(frozen=True)
+class TfidfOptions:
+    sublinear_tf: bool = True
+    min_df: int = 1
+    # Also index adjacent-token pairs, so multi-word names (and keyphrases) count as a unit.
+    bigrams: bool = False
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Each query's nearest indexed documents, most similar first (ties: earlier document)."""
+
+    indices: np.ndarray  # (M, k) int64 document rows; -1 where fewer than k are similar
+    similarities: np.ndarray  # (M, k) float64 cosine, 0 where indices is -1
+
+
+class TfidfIndex:
+    """TF-IDF rows of a collection of texts, searchable by cosine similarity."""
+
+    def __init__(self, documents: Sequence[str], options: TfidfOptions | None = None):
+        self.options = options or TfidfOptions()
+        self._vectorizer = TfidfVectorizer(
+            analyzer=self._terms,
+            sublinear_tf=self.options.sublinear_tf,
+            min_df=self.options.min_df,
+            smooth_idf=True,
+            norm="l2",
+        )
+        try:
+            self._matrix = self._vectorizer.fit_transform(documents)  # (N, V) CSR
+        except ValueError:  # no document has a content word: nothing is similar to anything
+            self._matrix = None
+        self.size = len(documents)
+
+    def _terms(self, text: str) -> list[str]:
+        tokens = content_tokens(text)
+        if self.options.bigrams:
+            return [*tokens, *(f"{a} {b}" for a, b in itertools.pairwise(tokens))]
+        return tokens
+
+    def similarities(self, queries: Sequence[str]) -> np.ndarray:
+        """(M, N) cosine similarity of each query to every indexed document."""
+        if self._matrix is None:
+            return np.zeros((len(queries), self.size))
+        return (self._vectorizer.transform(queries) @ self._matrix.T).toarray()
+
+    def neighbours(
+        self, queries: Sequence[str], k: int, *, exclude: Sequence[int] | None = None
+    ) -> Neighbours:
+        """The `k` most similar documents (similarity > 0) of each query; `exclude[i]` is a
+        document row query i may not return (the query itself, when the queries are the
+        indexed documents), -1 for none."""
+        k = min(k, self.size)
+        indices = np.full((len(queries), k), -1, dtype=np.int64)
+        sims = np.zeros((len(queries), k))
+        for start in range(0, len(queries), _CHUNK):
+            scores = self.similarities(queries[start : start + _CHUNK])  # (c, N)
+            if exclude is not None:
+                rows = np.asarray(exclude[start : start + _CHUNK], dtype=np.int64)
+                keep = rows >= 0
+                scores[np.flatnonzero(keep), rows[keep]] = 0.0
+            order = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # (c, k)
+            top = np.take_along_axis(scores, order, axis=1)
+            found = top > 0
+            indices[start : start + len(scores)] = np.where(found, order, -1)
+            sims[start : start + len(scores)] = np.where(found, top, 0.0)
+        return Neighbours(indices, sims)
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    """How a model retrieves: `k` nearest training posts, whose keyphrases vote; the `labels`
+    best-voted keyphrases (with their normalised votes) go into every batch row."""
+
+    k: int = 40
+    labels: int = 10
+    bigrams: bool = False
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or self.labels < 1:
+            raise ValueError(f"retrieval k and labels must be >= 1, got {self.k}, {self.labels}")
+
+
+@dataclass(frozen=True)
+class VotedLabels:
+    """One post's neighbour votes: label-set indices, best first, and weights summing to 1
+    (both empty when no training post shares a content word with it)."""
+
+    labels: tuple[int, ...]
+    weights: tuple[float, ...]
+
+
+# A post's position in its split (Example.post_index) -> its votes (None: no neighbours).
+NeighbourLookup = Callable[[int], VotedLabels | None]
+
+
+def vote(
+    neighbours: Neighbours, document_labels: Sequence[Sequence[int]], top: int
+) -> list[VotedLabels]:
+    """Each query's labels scored by the summed similarity of the neighbours carrying them,
+    the `top` best (ties: the label met first, nearer neighbours first) normalised to sum 1."""
+    votes = []
+    for rows, sims in zip(neighbours.indices, neighbours.similarities, strict=True):
+        scores: dict[int, float] = {}
+        for row, sim in zip(rows.tolist(), sims.tolist(), strict=True):
+            if row < 0:
+                break
+            for label in document_labels[row]:
+                scores[label] = scores.get(label, 0.0) + sim
+        best = sorted(scores.items(), key=lambda item: -item[1])[:top]  # stable: ties keep order
+        total = sum(score for _, score in best)
+        votes.append(
+            VotedLabels(tuple(lab for lab, _ in best), tuple(s / total for _, s in best))
+            if total > 0
+            else VotedLabels((), ())
+        )
+    return votes
+
+
+class RetrievalIndex:
+    """The training posts' X_T texts and keyphrase labels, with their TF-IDF index."""
+
+    def __init__(
+        self, texts: Sequence[str], labels: Sequence[Sequence[int]], options: RetrievalOptions
+    ):
+        if len(texts) != len(labels):
+            raise ValueError(f"{len(texts)} texts but {len(labels)} label lists")
+        self.texts, self.labels, self.options = list(texts), [list(x) for x in labels], options
+        self.tfidf = TfidfIndex(self.texts, TfidfOptions(bigrams=options.bigrams))
+
+    @classmethod
+    def build(
+        cls, posts: Sequence[Post], label_set: LabelSet, options: RetrievalOptions
+    ) -> RetrievalIndex:
+        """The index of the training posts; keyphrases outside the label set are not voted."""
+        labels = [
+            list(dict.fromkeys(i for kp in p.keyphrases if (i := label_set.index(kp)) is not None))
+            for p in posts
+        ]
+        return cls([source_text(p) for p in posts], labels, options)
+
+    def votes(self, posts: Sequence[Post], *, exclude_self: bool = False) -> list[VotedLabels]:
+        """Each post's neighbour votes; `exclude_self`: the posts are the indexed ones, in
+        order, and none may retrieve itself (training)."""
+        if exclude_self and len(posts) != len(self.texts):
+            raise ValueError("exclude_self needs the indexed posts themselves, in order")
+        exclude = range(len(posts)) if exclude_self else None
+        found = self.tfidf.neighbours(
+            [source_text(p) for p in posts], self.options.k, exclude=exclude
+        )
+        return vote(found, self.labels, self.options.labels)
+
+    def lookup(self, posts: Sequence[Post], *, exclude_self: bool = False) -> NeighbourLookup:
+        """The posts' votes by position, for `collate` (rows carry their post's position)."""
+        return self.votes(posts, exclude_self=exclude_self).__getitem__
+
+    def save(self, directory: str | Path) -> None:
+        write_json_atomic(
+            Path(directory) / INDEX_FILE,
+            {
+                "format": INDEX_FORMAT,
+                "version": 1,
+                "texts": self.texts,
+                "labels": self.labels,
+            },
+        )
+
+    @classmethod
+    def load(
+        cls, directory: str | Path, options: RetrievalOptions, num_labels: int
+    ) -> RetrievalIndex:
+        """The saved index (refitted from its texts, which gives the same vectors)."""
+        path = Path(directory) / INDEX_FILE
+        try:
+            obj: Any = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read the retrieval index ({exc})") from exc
+        if not isinstance(obj, dict) or obj.get("format") != INDEX_FORMAT:
+            raise ValueError(f"{path}: expected a JSON object with format {INDEX_FORMAT!r}")
+        texts, labels = obj.get("texts"), obj.get("labels")
+        if not (isinstance(texts, list) and all(isinstance(t, str) for t in texts)):
+            raise ValueError(f"{path}: 'texts' must be a list of strings")
+        if not (isinstance(labels, list) and all(_label_list(x, num_labels) for x in labels)):
+            raise ValueError(f"{path}: 'labels' must be lists of label indices < {num_labels}")
+        return cls(texts, labels, options)
+
+
+def _label_list(value: Any, num_labels: int) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i < num_labels for i in value
+    )

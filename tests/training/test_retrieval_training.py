@@ -1,0 +1,76 @@
+"""Retrieval inside the model (model.retrieval, neighbour_copy, decode.neighbour_weight) on
+the tiny config: trained, saved with its index, reloaded to the same predictions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mmkp.data.neighbours import INDEX_FILE
+from mmkp.inference.checkpoint import load_checkpoint, save_checkpoint
+from mmkp.inference.predictor import Predictor
+from mmkp.training.config import load_config
+from mmkp.training.data import load_split, prepare_data
+from mmkp.training.pipeline import run_training
+
+from .conftest import TINY
+
+pytestmark = pytest.mark.slow
+RETRIEVAL = [
+    "model.retrieval={k: 3, labels: 4}",
+    "model.neighbour_copy=true",
+    "decode.neighbour_weight=0.5",
+    "train.stage1.epochs=3",
+    "train.stage2.epochs=1",
+]
+
+
+def test_training_posts_never_retrieve_themselves():
+    config = load_config(TINY, RETRIEVAL)
+    data = prepare_data(config.data, retrieval=config.model.retrieval)
+    assert data.retrieval is not None and data.train_neighbours is not None
+    for i, post in enumerate(data.train_posts):
+        own = data.retrieval.votes([post])[0]  # as a query from outside: it finds itself
+        trained = data.train_neighbours(i)
+        assert trained is not None and len(trained.labels) <= 4
+        top = data.retrieval.tfidf.neighbours([data.retrieval.texts[i]], 3, exclude=[i])
+        assert i not in top.indices[0].tolist()
+        if own.labels:
+            assert abs(sum(own.weights) - 1.0) < 1e-9
+    batch = next(data.batches(data.train_examples, 4, seed=1, neighbours=data.train_neighbours))
+    assert batch.neighbour_labels is not None and batch.neighbour_labels.shape[0] == batch.size
+
+
+def test_a_retrieval_model_trains_saves_its_index_and_predicts_the_same(tmp_path):
+    config = load_config(TINY, RETRIEVAL)
+    run = run_training(config, tmp_path / "run")
+    assert (run.model_dir / INDEX_FILE).is_file()
+    saved = json.loads((run.model_dir / "config.json").read_text())
+    assert saved["model"]["retrieval"] == {"k": 3, "labels": 4, "bigrams": False}
+    written = [json.loads(line) for line in (run.out_dir / "dev_predictions.jsonl").open()]
+    checkpoint = load_checkpoint(run.model_dir)
+    assert checkpoint.retrieval is not None
+    copy = tmp_path / "copy"
+    save_checkpoint(
+        copy,
+        model=checkpoint.model,
+        vocab=checkpoint.vocab,
+        labels=checkpoint.labels,
+        config=checkpoint.config,
+        retrieval=checkpoint.retrieval,
+    )
+    posts = load_split(config.data.dev)
+    again = [r.texts for r in Predictor.load(copy).predict_many(posts, 4)]
+    assert again == [row["keyphrases"] for row in written]
+    (copy / INDEX_FILE).unlink()
+    with pytest.raises(ValueError, match="cannot read the retrieval index"):
+        load_checkpoint(copy)
+    with pytest.raises(ValueError, match="saved with its index"):
+        save_checkpoint(
+            tmp_path / "bad",
+            model=checkpoint.model,
+            vocab=checkpoint.vocab,
+            labels=checkpoint.labels,
+            config=checkpoint.config,
+        )
