@@ -146,3 +146,26 @@ def test_a_row_without_neighbours_gives_its_label_share_to_the_source():
     torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 2))
     switch = torch.sigmoid(generator.switch(features))[1, :, 0]
     torch.testing.assert_close(log_probs[1, :, 10].exp(), (1 - switch) * attention[1, :, 0])
+
+
+def test_a_target_vocabulary_puts_p_p_on_its_words_only():
+    torch.manual_seed(0)
+    generator = CopyGenerator(
+        6, 4, 10, 0.0, classifier_copy=False, output_ids=torch.tensor([0, 2, 7])
+    )
+    assert generator.out.out_features == 3
+    features = torch.randn(1, 2, 6)
+    attention = torch.tensor([[[1.0, 0.0], [0.25, 0.75]]])
+    probs = generator(features, attention, torch.tensor([[10, 3]]), 11, None).exp()
+    torch.testing.assert_close(probs.sum(-1), torch.ones(1, 2))
+    switch = torch.sigmoid(generator.switch(features))[0, :, 0]
+    torch.testing.assert_close(probs[0, :, 5], torch.full((2,), 1e-12))  # neither output nor copied
+    torch.testing.assert_close(probs[0, :, 3], (1 - switch) * attention[0, :, 1])  # copy only
+    torch.testing.assert_close(probs[0, :, [0, 2, 7]].sum(-1), switch)
+
+
+def test_output_ids_are_the_frequent_words_and_every_label_word():
+    from mmkp.model.mmkp.model import output_ids
+
+    labels = torch.tensor([[9, 0], [6, 12]])
+    assert output_ids(labels, 5).tolist() == [0, 1, 2, 3, 4, 6, 9, 12]

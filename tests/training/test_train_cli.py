@@ -59,3 +59,25 @@ def test_lr_decay_halves_the_rate_after_each_epoch_without_improvement(tmp_path,
         else:
             lr *= 0.5
         assert row["lr"] == pytest.approx(lr)
+
+
+@pytest.mark.slow
+def test_the_cli_and_the_library_train_the_same_model_bit_for_bit(tmp_path):
+    """Same config, seed and thread count: the same weights whichever way a run is launched
+    (docs/training.md, "Reproducibility")."""
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from mmkp.training.config import load_config
+    from mmkp.training.pipeline import run_training
+
+    settings = ["train.stage1.epochs=2", "train.stage2.epochs=1"]
+    library = run_training(load_config(TINY, settings), tmp_path / "library").model_dir
+    command = [sys.executable, "-m", "mmkp", "train", "--config", str(TINY)]
+    command += ["--out", str(tmp_path / "cli"), *[a for s in settings for a in ("--set", s)]]
+    subprocess.run(command, check=True, capture_output=True)
+    a = load_file(str(library / "model.safetensors"))
+    b = load_file(str(tmp_path / "cli" / "model" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)

@@ -45,6 +45,10 @@ class StageConfig:
     grad_clip: float = 5.0  # max global gradient norm; 0 disables clipping
     monitor: Monitor = "loss"
     patience: int = 3  # stop after this many epochs without improvement
+    # Judge improvement for stopping on the mean of the last `smoothing` epochs' values (the
+    # best single epoch is still the model kept): a noisy dev F1 then does not stop the run
+    # at a random dip (training.early_stopping).
+    smoothing: int = 1
     # Multiply the learning rate by this after every epoch that does not improve the monitored
     # value (the public code halves it: 0.5); None keeps it constant.
     lr_decay: float | None = None
@@ -58,6 +62,8 @@ class StageConfig:
             raise ValueError(f"terms must list distinct loss terms, got {list(self.terms)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.smoothing < 1:
+            raise ValueError(f"smoothing must be >= 1, got {self.smoothing}")
         if self.batch_size < 1 or self.patience < 1 or self.grad_clip < 0:
             raise ValueError(
                 "batch_size and patience must be >= 1 and grad_clip >= 0, got "

@@ -116,7 +116,9 @@ class StageRecipe:
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(trainable, lr=self.stage.lr)
         self.state = TrainerState(stage=self.name, epoch=0)
-        self.stopper = EarlyStopping(self.stage.monitor, self.stage.patience)
+        self.stopper = EarlyStopping(
+            self.stage.monitor, self.stage.patience, smoothing=self.stage.smoothing
+        )
         last = self.dir / "last"
         if self.resume and (saved := read_trainer_state(last)) is not None:
             load_model(self.model, str(last / MODEL_FILE))

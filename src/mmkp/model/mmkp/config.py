@@ -41,6 +41,10 @@ class MMKPConfig(ModelConfig):
     # Beyond the paper: beta (eq. 12) also (or, without the classifier copy, only) copies the
     # keyphrases of the post's nearest training posts by their votes; needs `retrieval`.
     neighbour_copy: bool = False
+    # Beyond the paper: p_p (eq. 10) covers only the `output_vocab` most frequent words and
+    # every word of a training keyphrase (label); other words are produced by copying. None:
+    # the whole vocabulary. A smaller output layer trains and decodes several times faster.
+    output_vocab: int | None = None
 
     # Where the paper and its public code differ (docs/model.md, "paper vs code"). The copy
     # from the classifier follows the paper (it measured better: benchmarks/RESULTS.md, "noise
@@ -80,6 +84,8 @@ class MMKPConfig(ModelConfig):
             raise ValueError("neighbour_copy needs model.retrieval (e.g. retrieval: {k: 40})")
         if self.copy_lambda is not None and not 0.0 <= self.copy_lambda <= 1.0:
             raise ValueError(f"copy_lambda must be in [0, 1], got {self.copy_lambda}")
+        if self.output_vocab is not None and self.output_vocab < 1:
+            raise ValueError(f"output_vocab must be >= 1, got {self.output_vocab}")
         for name in ("hidden_size", "num_heads", "image_dim", "classifier_top_k", "encoder_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -109,6 +109,9 @@ class MMKP(PointerDecoding, nn.Module):
             classifier_copy=c.classifier_copy or c.neighbour_copy,
             hidden=c.generator_hidden,
             copy_lambda=c.copy_lambda,
+            output_ids=None
+            if c.output_vocab is None
+            else output_ids(label_word_ids, min(c.output_vocab, vocab_size)),
         )
         self.input_dropout = nn.Dropout(c.dropout)
         # Rebuilt from labels.json with the model, so not part of the saved state.
@@ -247,6 +250,13 @@ class MMKP(PointerDecoding, nn.Module):
                 voted_copy(batch.neighbour_labels, batch.neighbour_weights, self.label_word_ids)
             )
         return self.source_state(batch, encoded, combine(sources) if sources else None)
+
+
+def output_ids(label_word_ids: torch.Tensor, frequent: int) -> torch.Tensor:
+    """The target vocabulary: ids below `frequent` (the specials and the most frequent
+    words: the vocabulary is ordered by count) and every label word, ascending."""
+    words = label_word_ids.flatten()
+    return torch.unique(torch.cat([torch.arange(frequent), words[words != PAD_ID]]))
 
 
 def label_word_ids(vocab: Vocab, labels: LabelSet) -> torch.Tensor:

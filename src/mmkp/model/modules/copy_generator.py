@@ -3,7 +3,8 @@
 With x_j = [e(y_{j-1}); s_j; c_j + H_f] at decoding step j:
 
     p_p   = softmax(W_o x_j + b_o)                                over the vocabulary  (eq. 10)
-            (option `hidden`: softmax(W_o tanh(W_h x_j + b_h) + b_o), an extra layer)
+            (option `hidden`: softmax(W_o tanh(W_h x_j + b_h) + b_o), an extra layer;
+            option `output_ids`: over those words only, the rest reachable by copying)
     p_a   = sum_i alpha_ji [x_i = w]                               copy from X_T        (eq. 11)
     beta  = the copy distribution over the words of the classifier's top-k labels  (eq. 12)
             `word_softmax`: softmax over the labels' word entries, each carrying its
@@ -96,8 +97,10 @@ def combine(sources: list[LabelCopy]) -> LabelCopy:
 class CopyGenerator(nn.Module):
     """`classifier_copy`: the copy slot beta exists (labels of the classifier or of the
     neighbours). `hidden`: p_p goes through a tanh layer of width `size` (W_o tanh(W_h x_j));
-    without it p_p = softmax(W_o x_j + b_o), eq. 10 as the paper writes it. `copy_lambda`: a fixed
-    lambda_c (the paper's hyper-parameter); None learns it, sigmoid(w_c^T x_j + b_c)."""
+    without it p_p = softmax(W_o x_j + b_o), eq. 10 as the paper writes it. `output_ids`:
+    the distinct vocabulary ids p_p covers (a target vocabulary; None: all `vocab_size`).
+    `copy_lambda`: a fixed lambda_c (the paper's hyper-parameter); None learns it,
+    sigmoid(w_c^T x_j + b_c)."""
 
     def __init__(
         self,
@@ -109,12 +112,18 @@ class CopyGenerator(nn.Module):
         classifier_copy: bool,
         hidden: bool = True,
         copy_lambda: float | None = None,
+        output_ids: torch.Tensor | None = None,
     ):
         super().__init__()
         self.vocab_size = vocab_size
         self.hidden = nn.Linear(features, size) if hidden else None
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(size if hidden else features, vocab_size)
+        outputs = vocab_size if output_ids is None else len(output_ids)
+        self.out = nn.Linear(size if hidden else features, outputs)
+        # The vocabulary ids p_p covers (None: all, in order); rebuilt with the model.
+        self.register_buffer(
+            "output_ids", None if output_ids is None else output_ids.long(), persistent=False
+        )
         self.switch = nn.Linear(features, 1)  # lambda
         learned = classifier_copy and copy_lambda is None
         self.copy_switch = nn.Linear(features, 1) if learned else None  # lambda_c
@@ -134,7 +143,10 @@ class CopyGenerator(nn.Module):
         vocab = torch.softmax(self.out(self.dropout(hidden)), -1)  # p_p (eq. 10)
         switch = torch.sigmoid(self.switch(features))  # (B, T, 1) lambda
         probs = features.new_zeros(batch, steps, ext_size)
-        probs[..., : self.vocab_size] = switch * vocab  # lambda p_p
+        if self.output_ids is None:
+            probs[..., : self.vocab_size] = switch * vocab  # lambda p_p
+        else:
+            probs[..., self.output_ids] = switch * vocab
         source_share = 1.0 - switch  # (B, T, 1)
         if labels is not None and (self.copy_switch is not None or self.copy_lambda is not None):
             copy_source = (  # (B, T, 1) lambda_c
