@@ -11,11 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, TypeVar
 
 from mmkp.data.batch import IGNORE_LABEL
-from mmkp.data.layout import joined, segments
+from mmkp.data.layout import SEG, AttributeSource, joined, segments
 from mmkp.data.record import Post
 from mmkp.data.vocab import UNK_ID, LabelSet, Vocab
+
+# How a post's keyphrases become training rows: one row per keyphrase (one2one), or one row
+# per post whose target is all its keyphrases joined by <seg> (one2seq; `joined_examples`).
+TargetMode = Literal["one2one", "one2seq"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,8 @@ class TextOptions:
     use_ocr: bool = True
     use_entities: bool = True
     max_src_len: int = 128  # ~97th percentile of the benchmark's X_T lengths; long OCR is cut
+    # A fourth segment X_A of image attribute words (mmkp.data.layout), for M3H-ATT
+    attributes: AttributeSource = "none"
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class TextProcessor:
                 use_ocr=options.use_ocr,
                 use_entities=options.use_entities,
                 max_src_len=options.max_src_len,
+                attributes=options.attributes,
             )
         )
         oov: dict[str, int] = {}
@@ -123,11 +132,32 @@ class TextProcessor:
                 examples.append(self._example(post, index, source, keyphrase))
         return examples
 
-    def _example(self, post: Post, index: int, source: Source, keyphrase: str | None) -> Example:
+    def joined_examples(self, posts: Sequence[Post]) -> list[Example]:
+        """One row per post whose target is all its keyphrases, present ones first (in order
+        of first occurrence in X_T), then absent ones (in the post's order), joined by
+        `<seg>` as One2Seq/One2Set train on them (Ye et al., 2021); the row has no label. A
+        post without keyphrases gives a row with an empty target."""
+        examples = []
+        for index, post in enumerate(posts):
+            source = self.source(post)
+            ordered = present_first(post.keyphrases, source.tokens)
+            target = f" {SEG} ".join(ordered) if ordered else None
+            examples.append(self._example(post, index, source, target, label=False))
+        return examples
+
+    def _example(
+        self,
+        post: Post,
+        index: int,
+        source: Source,
+        keyphrase: str | None,
+        *,
+        label: bool = True,
+    ) -> Example:
         vocab = self.vocab
         words = tuple(keyphrase.split()) if keyphrase is not None else ()
         oov = {word: len(vocab) + k for k, word in enumerate(source.oov_words)}
-        label = self.labels.index(keyphrase) if keyphrase is not None else None
+        label_id = self.labels.index(keyphrase) if keyphrase is not None and label else None
         return Example(
             post_id=post.id,
             post_index=index,
@@ -135,11 +165,30 @@ class TextProcessor:
             trg_tokens=words,
             trg_ids=tuple(vocab.encode(words)),
             trg_ext_ids=tuple(vocab.id(w) if w in vocab else oov.get(w, UNK_ID) for w in words),
-            label=IGNORE_LABEL if label is None else label,
+            label=IGNORE_LABEL if label_id is None else label_id,
             match_label=match_label(post, self.match_label_keys),
             match_prob=math.nan if post.match is None else post.match,
             has_image=post.image is not None,
         )
+
+
+def find_phrase(phrase: Sequence[T], tokens: Sequence[T]) -> int | None:
+    """The first position where `phrase` occurs contiguously in `tokens` (words or ids),
+    None when it does not (or is empty)."""
+    width = len(phrase)
+    if width == 0:
+        return None
+    for start in range(len(tokens) - width + 1):
+        if tuple(tokens[start : start + width]) == tuple(phrase):
+            return start
+    return None
+
+
+def present_first(keyphrases: Sequence[str], tokens: Sequence[str]) -> list[str]:
+    """Keyphrases found in `tokens` by first occurrence, then the others in their order."""
+    found = [(find_phrase(kp.split(), tokens), i, kp) for i, kp in enumerate(keyphrases)]
+    present = sorted((start, i, kp) for start, i, kp in found if start is not None)
+    return [kp for *_, kp in present] + [kp for start, _, kp in found if start is None]
 
 
 def match_label(post: Post, keys: tuple[str, ...]) -> float:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mmkp.data.layout import SEG, source_tokens
+from mmkp.data.layout import SEG, AttributeSource, source_tokens
 from mmkp.data.record import Post
 from mmkp.io import write_json_atomic
 
@@ -76,6 +76,7 @@ class Vocab:
         min_count: int = 1,
         use_ocr: bool = True,
         use_entities: bool = True,
+        attributes: AttributeSource = "none",
     ) -> Vocab:
         """Count source words and target keyphrase words; keep the `max_size` most frequent.
 
@@ -84,7 +85,10 @@ class Vocab:
         """
         counts: Counter[str] = Counter()
         for post in posts:
-            counts.update(source_tokens(post, use_ocr=use_ocr, use_entities=use_entities))
+            words = source_tokens(
+                post, use_ocr=use_ocr, use_entities=use_entities, attributes=attributes
+            )
+            counts.update(words)
             for keyphrase in post.keyphrases:
                 counts.update(keyphrase.split())
         for special in SPECIALS:

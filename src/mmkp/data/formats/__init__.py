@@ -60,20 +60,28 @@ def _kind(line: str) -> str | None:
     return {5: "ocr_kw", 2: "cmkp"}.get(line.count(SEP))
 
 
-def load_posts(path: str | Path, errors: ErrorLog | None = None) -> list[Post]:
+def load_posts(
+    path: str | Path, errors: ErrorLog | None = None, *, attribute: str | Path | None = None
+) -> list[Post]:
     """Read posts from any supported format, by sniffing; bad lines go to `errors`.
 
     TRC images are looked up beside the CSV (`T{tweet_id}.jpg`); use `read_trc` to
-    point elsewhere.
+    point elsewhere. `attribute`: an aligned attribute-words file for an ocr_kw or CMKP file
+    (JSONL posts carry their own `attributes` field).
     """
     path = input_file(path)
     kind = sniff(path)
+    if attribute is not None and kind not in ("ocr_kw", "cmkp"):
+        raise ValueError(
+            f"{path}: an aligned attribute file goes with an ocr_kw or CMKP file, not {kind} "
+            "(JSONL posts carry their attribute words in an `attributes` field)"
+        )
     if kind == "jsonl":
         return read_posts(path, errors)
     if kind == "ocr_kw":
-        return read_ocr_kw(path, errors)
+        return read_ocr_kw(path, errors, attribute=attribute)
     if kind == "cmkp":
-        return read_cmkp(path, errors)
+        return read_cmkp(path, errors, attribute=attribute)
     data = read_trc(path, path.parent, errors)
     if data.missing_images:
         log.warning("%s: %d rows have no image file", path, len(data.missing_images))
