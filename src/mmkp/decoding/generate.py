@@ -7,12 +7,19 @@ token (the usual fix for generated `<unk>`, as in the public CopyRNN-style code)
 equal after joining their words are merged, keeping the better one, and the `top_k` best
 distinct ones are returned; with `max_score_gap` set, only those whose score is within that
 gap of the best one's (a confidence cut-off: a post gets fewer, surer keyphrases).
+
+Two optional hooks let a generator emit several keyphrases per sequence or search itself
+(docs/architecture.md, "The model family"): `keyphrase_separator` (an id; One2Seq's `<seg>`)
+makes the search allow that id, with room for `top_k` keyphrases of `max_len` tokens, and
+splits every sequence there, in generation order; `search_keyphrases(batch, encoded,
+max_len=, blocked_ids=)` replaces the search (One2Set's parallel slots) and returns each
+row's keyphrase sequences, best first (`mmkp.decoding.protocol.ScoredSequence`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -22,7 +29,7 @@ from mmkp.data.vocab import BOS_ID, EOS_ID, PAD_ID, SEG_ID, SPECIALS, UNK, UNK_I
 from mmkp.decoding.beam_search import BeamSearch
 from mmkp.decoding.config import DecodeConfig
 from mmkp.decoding.greedy import GreedySearch
-from mmkp.decoding.protocol import KeyphraseGenerator
+from mmkp.decoding.protocol import KeyphraseGenerator, ScoredSequence
 from mmkp.decoding.strategy import DecodeStrategy, Hypothesis
 
 # Never generated: they are not words (<unk> is, and is replaced afterwards).
@@ -80,11 +87,9 @@ def generate_keyphrases(
     best (None keeps `top_k`).
     """
     blocked = BLOCKED_IDS + (nonword_ids(vocab) if decode.words_only else ())
-    search = make_strategy(decode, blocked)
     if encoded is None:
         encoded = model.encode(batch)
-    state = model.init_decoder_state(batch, encoded)
-    hypotheses = search.search(model, state, batch.size, device=batch.src_ids.device)
+    hypotheses = search_sequences(model, batch, encoded, decode, blocked)
     return [
         to_keyphrases(
             hyps,
@@ -96,6 +101,44 @@ def generate_keyphrases(
         )
         for row, hyps in enumerate(hypotheses)
     ]
+
+
+def search_sequences(
+    model: KeyphraseGenerator,
+    batch: Batch,
+    encoded: Any,
+    decode: DecodeConfig,
+    blocked: Sequence[int],
+) -> Sequence[Sequence[ScoredSequence]]:
+    """Each row's ranked sequences of one keyphrase each, through the model's own search
+    (`search_keyphrases`), a joined sequence split at `keyphrase_separator`, or the search
+    `decode.strategy` of one keyphrase per sequence."""
+    own = getattr(model, "search_keyphrases", None)
+    if own is not None:
+        return own(batch, encoded, max_len=decode.max_len, blocked_ids=tuple(blocked))
+    separator = getattr(model, "keyphrase_separator", None)
+    if separator is not None:  # room for top_k keyphrases of max_len tokens (<seg>/<eos> incl.)
+        decode = replace(decode, max_len=decode.max_len * decode.top_k)
+        blocked = tuple(i for i in blocked if i != separator)
+    search = make_strategy(decode, blocked)
+    state = model.init_decoder_state(batch, encoded)
+    rows = search.search(model, state, batch.size, device=batch.src_ids.device)
+    if separator is None:
+        return rows
+    return [[part for hyp in row for part in split_at(hyp, separator)] for row in rows]
+
+
+def split_at(hypothesis: Hypothesis, separator: int) -> list[Hypothesis]:
+    """The keyphrases of a joined sequence, in order, each with its own attention rows and
+    the sequence's score; empty parts (two separators in a row) are dropped."""
+    parts, start = [], 0
+    tokens = hypothesis.tokens
+    for end in [i for i, token in enumerate(tokens) if token == separator] + [len(tokens)]:
+        if end > start:
+            part = replace(hypothesis, tokens=tokens[start:end])
+            parts.append(replace(part, attention=hypothesis.attention[start:end]))
+        start = end + 1
+    return parts
 
 
 def source_words(
@@ -115,7 +158,7 @@ def source_words(
 
 
 def keyphrase_text(
-    hypothesis: Hypothesis, source: Sequence[str | None], oov_words: Sequence[str], vocab: Vocab
+    hypothesis: ScoredSequence, source: Sequence[str | None], oov_words: Sequence[str], vocab: Vocab
 ) -> str:
     """A hypothesis' words joined by spaces, `<unk>` replaced by the most attended source
     word (kept as `<unk>` if the source has no word to offer)."""
@@ -149,7 +192,7 @@ def _most_attended(attention: torch.Tensor, source: Sequence[str | None]) -> str
 
 
 def to_keyphrases(
-    hypotheses: Sequence[Hypothesis],
+    hypotheses: Sequence[ScoredSequence],
     source: Sequence[str | None],
     oov_words: Sequence[str],
     vocab: Vocab,

@@ -6,6 +6,7 @@ vocabulary, so it can be tested with hand-built probability tables.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import torch
@@ -38,4 +39,24 @@ class KeyphraseGenerator(StepModel, Protocol):
 
     def init_decoder_state(self, batch: Batch, encoded: Any) -> DecoderState:
         """One state row per batch row, before the first (<bos>) step."""
+        ...
+
+
+class ScoredSequence(Protocol):
+    """One keyphrase as ids (a search strategy's `Hypothesis`, or what a model's own
+    `search_keyphrases` returns): ids become words in `mmkp.decoding.generate`."""
+
+    @property
+    def tokens(self) -> Sequence[int]:
+        """Extended ids of the keyphrase's words, without <bos>, <eos> or separators."""
+        ...
+
+    @property
+    def score(self) -> float:
+        """The ranking key (a length-normalised log-probability)."""
+        ...
+
+    @property
+    def attention(self) -> torch.Tensor:
+        """(len(tokens), L) source attention of the step producing each token."""
         ...

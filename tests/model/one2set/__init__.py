@@ -1,0 +1,1 @@
+"""Tests of the One2Set member and its target assignment."""
