@@ -9,6 +9,7 @@ from mmkp.features.backbones import DEFAULT_BACKBONE, SPECS
 from mmkp.features.entities import PROVIDERS, EntityServiceError
 from mmkp.features.ocr import OcrConfig
 from mmkp.features.prepare import PrepareConfig, prepare
+from mmkp.features.regions import DEFAULT_COUNT, prepare_regions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +44,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=OcrConfig().min_score,
         help="drop OCR lines scored below this (default 0.8)",
     )
+    parser.add_argument(
+        "--regions",
+        help="store these object-detector region features instead of reading the images (no "
+        "OCR, entities or CNN): a folder of <post id or image name>.npy/.npz, or one "
+        ".h5/.npz/.tsv file of many images (docs/baselines.md, BUTD)",
+    )
+    parser.add_argument(
+        "--region-count",
+        type=int,
+        default=DEFAULT_COUNT,
+        help=f"with --regions: regions kept per image, zero-padded below ({DEFAULT_COUNT})",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="images per batch (16)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -56,6 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.regions is not None:
+        found = prepare_regions(args.input, args.out, regions=args.regions, count=args.region_count)
+        print(found.format())
+        print(f"wrote {args.out}/posts.jsonl, {args.out}/features/, {args.out}/errors.jsonl")
+        return 0
     config = PrepareConfig(
         backbone=args.backbone,
         weights=args.weights,

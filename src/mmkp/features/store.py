@@ -1,4 +1,5 @@
-"""Feature store: region grids (49, C) float16 keyed by post id, memory-mapped, append-only.
+"""Feature store: region grids (49, C) float16 keyed by post id, memory-mapped, append-only
+(or a detector's (N, C) regions, `mmkp.features.regions`).
 
 Layout of a store folder (chosen over safetensors shards by benchmarks/features.py, see
 docs/features.md):
@@ -103,22 +104,28 @@ class FeatureStore:
 
 
 class FeatureWriter:
-    """Appends grids to a store, creating it or resuming it (after repairing a torn tail)."""
+    """Appends grids to a store, creating it or resuming it (after repairing a torn tail).
+    `regions` is the row count of every grid: the CNN's 49, or a detector's N regions
+    (`mmkp.features.regions`)."""
 
-    def __init__(self, folder: str | Path, *, backbone: str, dim: int):
+    def __init__(self, folder: str | Path, *, backbone: str, dim: int, regions: int = NUM_REGIONS):
         self.folder = Path(folder)
         self.dim = dim
-        self.row_bytes = NUM_REGIONS * dim * 2
+        self.regions = regions
+        self.row_bytes = regions * dim * 2
         if (self.folder / META).is_file():
             meta = _read_meta(self.folder)
-            if meta["backbone"] != backbone or int(meta["dim"]) != dim:
+            stored = int(meta.get("regions", NUM_REGIONS))
+            if meta["backbone"] != backbone or int(meta["dim"]) != dim or stored != regions:
+                counts = f" ({stored} regions, not {regions})" if stored != regions else ""
                 raise ValueError(
                     f"feature store {self.folder} holds {meta['backbone']} grids of dim "
-                    f"{meta['dim']}, not {backbone} of dim {dim}: use another --out folder"
+                    f"{meta['dim']}, not {backbone} of dim {dim}{counts}: use another --out "
+                    "folder"
                 )
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
-            meta = {"format": FORMAT, "backbone": backbone, "dim": dim, "regions": NUM_REGIONS}
+            meta = {"format": FORMAT, "backbone": backbone, "dim": dim, "regions": regions}
             write_json_atomic(self.folder / META, meta | {"dtype": "float16"})
         self.ids = _read_ids(self.folder, self.row_bytes)
         self._known = set(self.ids)
@@ -137,11 +144,11 @@ class FeatureWriter:
         return post_id in self._known
 
     def append(self, ids: Sequence[str], grids: np.ndarray) -> None:
-        """Add `grids` (N, 49, dim) for `ids`; an id already stored is an error."""
-        if grids.shape != (len(ids), NUM_REGIONS, self.dim):
+        """Add `grids` (N, regions, dim) for `ids`; an id already stored is an error."""
+        if grids.shape != (len(ids), self.regions, self.dim):
             raise ValueError(
                 f"grids of shape {grids.shape} do not match {len(ids)} ids x "
-                f"({NUM_REGIONS}, {self.dim})"
+                f"({self.regions}, {self.dim})"
             )
         repeated = [post_id for post_id in ids if post_id in self._known]
         if repeated or len(set(ids)) != len(ids):

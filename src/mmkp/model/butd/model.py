@@ -1,0 +1,74 @@
+"""BUTD (Anderson et al., CVPR 2018, "Bottom-Up and Top-Down Attention for Image Captioning
+and Visual Question Answering") as an image-only keyphrase classifier:
+
+    bottom-up:  regions V (B, N, C) --ImageEncoder--> H (B, N, d)   (detector regions)
+    top-down:   a = softmax_i(w^T tanh(W_q q + W_k h_i)), v = sum_i a_i h_i
+                with q a learned task vector (no question: the task is fixed)
+    output:     f(v) = tanh(W v + b) * sigmoid(W' v + b')            (BUTD's gated tanh)
+                f(v) --Dropout--Linear--> label logits
+
+Zero rows are padding (an image with fewer regions than the store's N) and get no
+attention; a post without an image attends to nothing, so its scores are the learned prior.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mmkp.data.batch import Batch
+from mmkp.model.butd.config import ButdConfig
+from mmkp.model.classifiers.base import LabelClassifier, encode_image
+from mmkp.model.modules.embeddings import INIT_RANGE, PretrainedEmbeddings
+from mmkp.model.modules.image_encoder import ImageEncoder
+from mmkp.model.modules.pooling import GuidedAttention
+from mmkp.model.modules.regions import region_mask
+from mmkp.model.outputs import Encoded
+from mmkp.model.protocol import INPUT_GRID
+
+
+class GatedTanh(nn.Module):
+    """BUTD's non-linear layer: y = tanh(W x + b) * sigmoid(W' x + b')."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.value = nn.Linear(size, size)
+        self.gate = nn.Linear(size, size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.value(x)) * torch.sigmoid(self.gate(x))
+
+
+class BottomUpTopDown(LabelClassifier):
+    def __init__(
+        self,
+        config: ButdConfig,
+        *,
+        vocab_size: int,
+        num_labels: int,
+        embeddings: PretrainedEmbeddings | None = None,
+    ) -> None:
+        super().__init__(config, num_labels=num_labels)
+        d = config.size
+        self.image_encoder = ImageEncoder(config.image_dim, d, config.dropout)
+        self.attention = GuidedAttention(d)
+        # q: the top-down signal (not zero, so W_q q has a gradient at once)
+        self.task_query = nn.Parameter(torch.empty(d).uniform_(-INIT_RANGE, INIT_RANGE))
+        self.output = GatedTanh(d)
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        return frozenset({INPUT_GRID})
+
+    def encode(self, batch: Batch) -> Encoded:
+        image = encode_image(self.image_encoder, batch)  # (B, N, d), zero without an image
+        mask = image.mask  # (B, N)
+        if batch.grid is not None:
+            mask = region_mask(batch.grid, batch.has_image)  # padding rows left out
+        query = self.task_query.expand(batch.size, -1)  # (B, d)
+        attended, _ = self.attention(query, image.regions, mask)  # (B, d)
+        return Encoded(
+            label_logits=self.classify(self.output(attended)),
+            regions=image.regions,
+            region_mask=mask,
+        )
