@@ -1,0 +1,39 @@
+"""ATT and COPY (paper Table 1, text-only generation): one config class, the name is the switch.
+
+`att` is the attention encoder-decoder (Bahdanau et al.) without copying; `copy` is CopyRNN
+(Meng et al., ACL 2017), the same network whose decoder also copies source words. The name
+decides, so a config cannot say `att` and copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from mmkp.model.config import ModelConfig
+
+ATT, COPY = "att", "copy"
+SEQ2SEQ_NAMES = (ATT, COPY)
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig(ModelConfig):
+    name: str = COPY
+    hidden_size: int = 150  # per GRU direction; d = 2 * hidden_size is the decoder's width
+    dropout: float = 0.1
+
+    loss_terms: ClassVar[tuple[str, ...]] = ("gen",)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.name not in SEQ2SEQ_NAMES:
+            raise ValueError(f"Seq2SeqConfig is model att or copy, got name {self.name!r}")
+        if self.hidden_size < 1:
+            raise ValueError(f"hidden_size must be >= 1, got {self.hidden_size}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def copies(self) -> bool:
+        """Whether the decoder copies source words (CopyRNN) or only generates (ATT)."""
+        return self.name == COPY

@@ -1,0 +1,14 @@
+"""The topic-model systems of Table 1 (docs/baselines.md), each with a neural topic model
+trained jointly with its network:
+
+    tmn    topic memory network (Zeng et al. 2018): a keyphrase classifier     tmn.py
+    topic  TAKG (Wang et al. 2019): CopyRNN conditioned on the topic mixture  takg.py
+"""
+
+from mmkp.model.registry import register_model
+from mmkp.model.topic.config import TakgConfig, TMNConfig
+from mmkp.model.topic.takg import build_takg
+from mmkp.model.topic.tmn import build_tmn
+
+register_model("topic", TakgConfig, build_takg)
+register_model("tmn", TMNConfig, build_tmn)
