@@ -35,6 +35,7 @@ class Diagnosed(Protocol):
     match_score: float | None  # s_c
     region_scores: np.ndarray | None  # (7, 7) A
 
+
 LOCATED_KINDS = ("ocr", "visual")  # posts whose keyphrase is where the planted cells are
 
 
