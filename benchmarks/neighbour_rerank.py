@@ -55,7 +55,8 @@ def main() -> None:
     weights = torch.tensor([[*v.weights, *[0.0] * (width - len(v.weights))] for v in votes])
     print(f"k={args.k} labels={args.labels}; weight: F1@1 / F1@3 / MAP@5 on dev ({len(dev)} posts)")
     for candidates in args.candidates:
-        decode = dataclasses.replace(predictor.decode, top_k=candidates)
+        # the model's own ranking (a model trained with a rerank weight is reranked below)
+        decode = dataclasses.replace(predictor.decode, top_k=candidates, neighbour_weight=0.0)
         predictor.decode = decode
         rows = [r.keyphrases for r in predictor.predict_many(dev, config.train.eval_batch_size)]
         for weight in args.weights:

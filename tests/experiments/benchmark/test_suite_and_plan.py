@@ -114,7 +114,7 @@ def test_training_jobs_one_per_seed(tmp_path):
     ]
     command = shlex.join(jobs[1].command)
     assert f"-m mmkp train --config {ROOT / 'configs/tiny.yaml'}" in command
-    assert "--set decode.top_k=2 --set train.seed=2 --set train.threads=1" in command
+    assert "--set decode.top_k=2 --set train.seed=2" in command
     assert jobs[1].spec["train"]["train"]["seed"] == 2 and jobs[1].resumable
     assert (jobs[1].split, jobs[1].gold.path) == (
         "dev",

@@ -17,16 +17,15 @@ from mmkp.cli.main import main
 from mmkp.config_loader import ConfigError
 from mmkp.data.jsonl import read_posts
 from mmkp.data.synthetic import generate
-from mmkp.evaluation.prediction_files import read_predictions
 from mmkp.features.regions import REGION_BACKBONE
 from mmkp.features.store import FeatureStore
 from mmkp.inference.checkpoint import load_checkpoint
-from mmkp.inference.predictor import Predictor
 from mmkp.model.butd import BottomUpTopDown, ButdConfig
 from mmkp.model.classifiers.config import CLASSIFIER_TERMS
 from mmkp.training.config import load_config
 
 from ..conftest import IMAGE_DIM, LABEL_WORD_IDS, VOCAB_SIZE, make_batch
+from ..feature_cli import train_and_predict_on_features
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = ROOT / "configs" / "baselines" / "butd-generated.yaml"
@@ -126,22 +125,10 @@ def test_the_generated_config_trains_saves_loads_and_predicts_on_stored_regions(
         "train.stage1.batch_size=8",
         "train.stage1.lr=0.01",
     ]
-    out = tmp_path / "run"
-    args = ["train", "--config", str(config), "--out", str(out)]
-    assert main([*args, *[a for s in settings for a in ("--set", s)]]) == 0
-    rows = [json.loads(line) for line in (out / "stage1" / "metrics.jsonl").open()]
-    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
-
-    model_dir = out / "model"
+    model_dir, expected = train_and_predict_on_features(
+        config, settings, tmp_path, dev=generated / "prepared" / "dev.jsonl", features=features
+    )
     assert json.loads((model_dir / "config.json").read_text())["backbone"] == REGION_BACKBONE
-    dev = generated / "prepared" / "dev.jsonl"
-    preds = tmp_path / "preds.jsonl"
-    args = ["predict", "--model", str(model_dir), "--input", str(dev), "--out", str(preds)]
-    assert main([*args, "--features", str(features)]) == 0
-    predictor = Predictor.load(model_dir)
-    store = FeatureStore.open(features)
-    expected = list(predictor.predict_many(read_posts(dev), grid_lookup=store.get))
-    assert [p.keyphrases for p in read_predictions(preds)] == [r.texts for r in expected]
     labels = load_checkpoint(model_dir).labels
     assert all(len(r.texts) == min(5, len(labels)) for r in expected)
     assert all(kp in labels for r in expected for kp in r.texts)

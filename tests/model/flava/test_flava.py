@@ -13,13 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmkp.cli.main import main
 from mmkp.config_loader import ConfigError
 from mmkp.data.jsonl import read_posts
 from mmkp.data.vocab import SPECIALS, Vocab
-from mmkp.evaluation.prediction_files import read_predictions
-from mmkp.features.store import FeatureStore, FeatureWriter
-from mmkp.inference.predictor import Predictor
+from mmkp.features.store import FeatureWriter
 from mmkp.model.classifiers.config import CLASSIFIER_TERMS
 from mmkp.model.flava import FlavaClassifier, FlavaClassifierConfig
 from mmkp.model.flava.loading import load_flava
@@ -27,6 +24,7 @@ from mmkp.model.flava.model import source_texts
 from mmkp.training.config import load_config
 
 from ..conftest import IMAGE_DIM, LABEL_WORD_IDS, VOCAB_SIZE, make_batch
+from ..feature_cli import train_and_predict_on_features
 
 transformers = pytest.importorskip("transformers")
 
@@ -157,16 +155,7 @@ def test_trains_saves_loads_and_predicts_through_the_cli(flava_dir, tmp_path, ca
         "train.stage1.batch_size=8",
         "train.stage1.lr=0.01",
     ]
-    out = tmp_path / "run"
-    args = ["train", "--config", str(CONFIG), "--out", str(out)]
-    assert main([*args, *[a for s in settings for a in ("--set", s)]]) == 0
-    rows = [json.loads(line) for line in (out / "stage1" / "metrics.jsonl").open()]
-    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
-
-    dev, preds = TINY_DATA / "tiny_dev.jsonl", tmp_path / "preds.jsonl"
-    args = ["predict", "--model", str(out / "model"), "--input", str(dev), "--out", str(preds)]
-    assert main([*args, "--features", str(features)]) == 0
-    lookup = FeatureStore.open(features).get
-    expected = list(Predictor.load(out / "model").predict_many(read_posts(dev), grid_lookup=lookup))
-    assert [p.keyphrases for p in read_predictions(preds)] == [r.texts for r in expected]
+    _, expected = train_and_predict_on_features(
+        CONFIG, settings, tmp_path, dev=TINY_DATA / "tiny_dev.jsonl", features=features
+    )
     assert all(len(r.texts) == 5 for r in expected)

@@ -15,6 +15,8 @@ from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.model.m3h_att import M3HAtt, M3HAttConfig
 from mmkp.model.registry import build_model
 
+from ..conftest import TINY_SIZES
+
 IMAGE_DIM = 12
 POSTS = [
     Post(
@@ -68,15 +70,7 @@ def make_batch(options: TextOptions = OPTIONS, *, one2one: bool = True) -> Batch
 
 
 def tiny_config(**overrides: object) -> M3HAttConfig:
-    base: dict[str, object] = dict(
-        emb_size=8,
-        hidden_size=8,
-        num_heads=2,
-        image_dim=IMAGE_DIM,
-        dropout=0.0,
-        classifier_top_k=2,
-        embeddings="random",
-    )
+    base = {**TINY_SIZES, "image_dim": IMAGE_DIM, "classifier_top_k": 2}
     return M3HAttConfig(**{**base, **overrides})  # type: ignore[arg-type]
 
 

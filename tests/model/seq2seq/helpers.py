@@ -20,7 +20,7 @@ from mmkp.evaluation.prediction_files import read_predictions
 from mmkp.inference.checkpoint import InferenceConfig, load_checkpoint, save_checkpoint
 from mmkp.inference.predictor import Predictor
 
-from ..conftest import LABEL_WORD_IDS, VOCAB_SIZE
+from ..conftest import LABEL_WORD_IDS, VOCAB_SIZE, make_batch
 
 DATA = Path(__file__).resolve().parents[2] / "training" / "data"
 BASELINES = Path(__file__).resolve().parents[3] / "configs" / "baselines"  # the shipped configs
@@ -57,6 +57,25 @@ def assert_round_trip(model: Any, batch: Batch, tmp_path: Path) -> None:
     assert type(loaded) is type(model)
     with torch.no_grad():
         assert torch.equal(outputs(loaded, batch), outputs(model, batch))
+
+
+def assert_trained_round_trip(model: Any, terms: list[str], tmp_path: Path) -> None:
+    """A few steps of training (so no weight is at its initial value), then the round trip
+    on another batch."""
+    train_steps(model, make_batch(), terms, steps=3)
+    assert_round_trip(model, make_batch(seed=1), tmp_path)
+
+
+def assert_stepping_gives_teacher_forcing(model: Any, batch: Batch) -> None:
+    """Decoding step by step on the target gives the teacher-forced log-probs."""
+    model.eval()
+    with torch.no_grad():
+        encoded = model.encode(batch)
+        forced = model.teacher_forced(batch, encoded)
+        state = model.init_decoder_state(batch, encoded)
+        for j in range(batch.trg_in.size(1)):
+            step, _, state = model.step(batch.trg_in[:, j], state)
+            torch.testing.assert_close(step, forced[:, j])
 
 
 def train_steps(model: Any, batch: Batch, terms: list[str], steps: int = 30) -> list[float]:

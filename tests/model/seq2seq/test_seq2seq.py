@@ -14,11 +14,12 @@ from mmkp.model.seq2seq.config import Seq2SeqConfig
 from mmkp.model.seq2seq.model import Seq2Seq, VocabularyGenerator, build
 from mmkp.training.config import load_config
 
-from ..conftest import VOCAB_SIZE, make_batch
+from ..conftest import VOCAB_SIZE
 from .helpers import (
     BASELINES,
     assert_every_parameter_gets_a_gradient,
-    assert_round_trip,
+    assert_stepping_gives_teacher_forcing,
+    assert_trained_round_trip,
     config_file,
     tiny_labels,
     tiny_vocab,
@@ -56,14 +57,7 @@ def test_distributions_cover_the_vocabulary_or_the_extended_vocabulary(name, ext
 
 @pytest.mark.parametrize("name", ["att", "copy"])
 def test_stepping_gives_the_teacher_forced_log_probs(name, batch):
-    model = tiny(name).eval()
-    with torch.no_grad():
-        encoded = model.encode(batch)
-        forced = model.teacher_forced(batch, encoded)
-        state = model.init_decoder_state(batch, encoded)
-        for j in range(batch.trg_in.size(1)):
-            step, _, state = model.step(batch.trg_in[:, j], state)
-            torch.testing.assert_close(step, forced[:, j])
+    assert_stepping_gives_teacher_forcing(tiny(name), batch)
 
 
 def test_att_is_trained_to_say_unk_for_a_word_it_cannot_copy(batch):
@@ -104,9 +98,7 @@ def test_only_copy_can_produce_a_source_oov_word(batch):
 
 @pytest.mark.parametrize("name", ["att", "copy"])
 def test_a_saved_model_computes_the_same(name, tmp_path):
-    model = tiny(name, seed=1)
-    train_steps(model, make_batch(), ["gen"], steps=3)
-    assert_round_trip(model, make_batch(seed=1), tmp_path)
+    assert_trained_round_trip(tiny(name, seed=1), ["gen"], tmp_path)
 
 
 @pytest.mark.slow

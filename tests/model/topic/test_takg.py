@@ -11,26 +11,24 @@ from mmkp.model.topic.config import TakgConfig
 from mmkp.model.topic.takg import TopicAwareSeq2Seq, build_takg
 from mmkp.training.config import load_config
 
-from ..conftest import VOCAB_SIZE, make_batch
+from ..conftest import VOCAB_SIZE
 from ..seq2seq.helpers import (
     BASELINES,
     assert_every_parameter_gets_a_gradient,
-    assert_round_trip,
+    assert_stepping_gives_teacher_forcing,
+    assert_trained_round_trip,
     config_file,
     tiny_labels,
     tiny_vocab,
     train_and_predict_through_the_cli,
     train_steps,
 )
+from .tiny import NTM_WARM_UP, SIZES, cli_model
 
 
 def tiny(seed: int = 0) -> TopicAwareSeq2Seq:
     torch.manual_seed(seed)
-    config = TakgConfig(
-        embeddings="random", emb_size=8, hidden_size=8, dropout=0.0, num_topics=3,
-        bow_size=30, topic_hidden=8,
-    )  # fmt: skip
-    return build_takg(config, tiny_vocab(), tiny_labels())
+    return build_takg(TakgConfig(**SIZES), tiny_vocab(), tiny_labels())
 
 
 def test_the_bow_vocabulary_comes_from_the_word_vocabulary():
@@ -54,14 +52,7 @@ def test_the_topic_mixture_joins_every_decoding_step(batch):
 
 
 def test_stepping_gives_the_teacher_forced_log_probs(batch):
-    model = tiny().eval()
-    with torch.no_grad():
-        encoded = model.encode(batch)
-        forced = model.teacher_forced(batch, encoded)
-        state = model.init_decoder_state(batch, encoded)
-        for j in range(batch.trg_in.size(1)):
-            step, _, state = model.step(batch.trg_in[:, j], state)
-            torch.testing.assert_close(step, forced[:, j])
+    assert_stepping_gives_teacher_forcing(tiny(), batch)
 
 
 def test_the_ntm_warm_up_trains_the_topic_model_alone(batch):
@@ -83,9 +74,7 @@ def test_the_loss_falls_on_a_tiny_batch(batch):
 
 
 def test_a_saved_model_computes_the_same(tmp_path):
-    model = tiny(seed=1)
-    train_steps(model, make_batch(), ["ntm", "gen"], steps=3)
-    assert_round_trip(model, make_batch(seed=1), tmp_path)
+    assert_trained_round_trip(tiny(seed=1), ["ntm", "gen"], tmp_path)
 
 
 def test_the_shipped_configs_pre_train_the_ntm_then_train_jointly():
@@ -100,15 +89,10 @@ def test_the_shipped_configs_pre_train_the_ntm_then_train_jointly():
 
 @pytest.mark.slow
 def test_trains_saves_loads_and_predicts_through_the_cli(tmp_path, one_thread):
-    model = (
-        "{name: topic, embeddings: random, emb_size: 16, hidden_size: 8, num_topics: 4, "
-        "bow_size: 40, topic_hidden: 16}"
-    )
-    stage1 = "{epochs: 2, terms: [ntm], batch_size: 4, lr: 0.01, monitor: loss}"
     stage2 = (
         "{epochs: 3, terms: [ntm, gen], batch_size: 4, lr: 0.01, monitor: F1@1, trainable: null}"
     )
     model_dir = train_and_predict_through_the_cli(
-        config_file(tmp_path, model, stage1, stage2), tmp_path, "topic"
+        config_file(tmp_path, cli_model("topic"), NTM_WARM_UP, stage2), tmp_path, "topic"
     )
     assert isinstance(load_checkpoint(model_dir).model, TopicAwareSeq2Seq)

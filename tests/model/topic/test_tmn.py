@@ -13,22 +13,19 @@ from mmkp.model.topic.config import TMNConfig
 from mmkp.model.topic.tmn import TopicMemoryNetwork, build_tmn
 from mmkp.training.config import load_config
 
-from ..conftest import make_batch
 from ..seq2seq.helpers import (
     BASELINES,
     assert_every_parameter_gets_a_gradient,
-    assert_round_trip,
+    assert_trained_round_trip,
     config_file,
     tiny_labels,
     tiny_vocab,
     train_and_predict_through_the_cli,
     train_steps,
 )
+from .tiny import NTM_WARM_UP, SIZES, cli_model
 
-CONFIG = TMNConfig(
-    embeddings="random", emb_size=8, hidden_size=8, dropout=0.0, num_topics=3, bow_size=30,
-    topic_hidden=8,
-)  # fmt: skip
+CONFIG = TMNConfig(**SIZES)
 
 
 def tiny(seed: int = 0) -> TopicMemoryNetwork:
@@ -78,9 +75,7 @@ def test_the_loss_falls_on_a_tiny_batch(batch):
 
 
 def test_a_saved_model_computes_the_same(tmp_path):
-    model = tiny(seed=1)
-    train_steps(model, make_batch(), ["ntm", "cla"], steps=3)
-    assert_round_trip(model, make_batch(seed=1), tmp_path)
+    assert_trained_round_trip(tiny(seed=1), ["ntm", "cla"], tmp_path)
 
 
 def test_the_shipped_configs_pre_train_the_ntm_then_train_jointly():
@@ -94,16 +89,11 @@ def test_the_shipped_configs_pre_train_the_ntm_then_train_jointly():
 
 @pytest.mark.slow
 def test_trains_saves_loads_and_predicts_through_the_cli(tmp_path, one_thread):
-    model = (
-        "{name: tmn, embeddings: random, emb_size: 16, hidden_size: 8, num_topics: 4, "
-        "bow_size: 40, topic_hidden: 16}"
-    )
-    stage1 = "{epochs: 2, terms: [ntm], batch_size: 4, lr: 0.01, monitor: loss}"
     stage2 = (
         "{epochs: 4, terms: [ntm, cla], batch_size: 4, lr: 0.01, monitor: F1@1, trainable: null}"
     )
     model_dir = train_and_predict_through_the_cli(
-        config_file(tmp_path, model, stage1, stage2), tmp_path, "tmn"
+        config_file(tmp_path, cli_model("tmn"), NTM_WARM_UP, stage2), tmp_path, "tmn"
     )
     checkpoint = load_checkpoint(model_dir)
     assert isinstance(checkpoint.model, TopicMemoryNetwork)

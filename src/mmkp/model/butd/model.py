@@ -18,13 +18,11 @@ from torch import nn
 
 from mmkp.data.batch import Batch
 from mmkp.model.butd.config import ButdConfig
-from mmkp.model.classifiers.base import LabelClassifier, encode_image
-from mmkp.model.modules.embeddings import INIT_RANGE, PretrainedEmbeddings
-from mmkp.model.modules.image_encoder import ImageEncoder
-from mmkp.model.modules.pooling import GuidedAttention
+from mmkp.model.classifiers.base import ImageClassifier, encode_image
+from mmkp.model.modules.embeddings import PretrainedEmbeddings
+from mmkp.model.modules.pooling import GuidedAttention, learned_query
 from mmkp.model.modules.regions import region_mask
 from mmkp.model.outputs import Encoded
-from mmkp.model.protocol import INPUT_GRID
 
 
 class GatedTanh(nn.Module):
@@ -39,7 +37,7 @@ class GatedTanh(nn.Module):
         return torch.tanh(self.value(x)) * torch.sigmoid(self.gate(x))
 
 
-class BottomUpTopDown(LabelClassifier):
+class BottomUpTopDown(ImageClassifier):
     def __init__(
         self,
         config: ButdConfig,
@@ -48,17 +46,13 @@ class BottomUpTopDown(LabelClassifier):
         num_labels: int,
         embeddings: PretrainedEmbeddings | None = None,
     ) -> None:
-        super().__init__(config, num_labels=num_labels)
+        super().__init__(
+            config, vocab_size=vocab_size, num_labels=num_labels, embeddings=embeddings
+        )
         d = config.size
-        self.image_encoder = ImageEncoder(config.image_dim, d, config.dropout)
         self.attention = GuidedAttention(d)
-        # q: the top-down signal (not zero, so W_q q has a gradient at once)
-        self.task_query = nn.Parameter(torch.empty(d).uniform_(-INIT_RANGE, INIT_RANGE))
+        self.task_query = learned_query(d)  # q: the top-down signal
         self.output = GatedTanh(d)
-
-    @property
-    def inputs(self) -> frozenset[str]:
-        return frozenset({INPUT_GRID})
 
     def encode(self, batch: Batch) -> Encoded:
         image = encode_image(self.image_encoder, batch)  # (B, N, d), zero without an image

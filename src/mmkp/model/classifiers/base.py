@@ -1,13 +1,14 @@
 """What every classification baseline shares: the label head, L_cla, the text encoder's
-construction and the builder the registry calls.
+construction, the text, image and text-image bases and the builder the registry calls.
 
     features (B, d) --Dropout--Linear--> label logits (B, num_labels)
     L_cla = cross-entropy of the logits against the row's keyphrase label (eq. 18's loss)
 
-A member subclasses `LabelClassifier` (or `TextImageClassifier`, which reads both inputs)
-and defines `inputs` and `encode` (returning `Encoded` with `label_logits` from
-`self.classify`). The predictor ranks the labels by their logits
-(`mmkp.decoding.labels`); there is no generator to decode with.
+A member subclasses `LabelClassifier` (or `TextClassifier` or `ImageClassifier`, which read
+the text or the image grid alone, or `TextImageClassifier`, which reads both) and defines
+`inputs` and `encode` (returning `Encoded` with `label_logits` from `self.classify`). The
+predictor ranks the labels by their logits (`mmkp.decoding.labels`); there is no generator to
+decode with.
 """
 
 from __future__ import annotations
@@ -98,7 +99,48 @@ def encode_image(encoder: ImageEncoder, batch: Batch) -> ImageEncoding:
     return encoder(batch.grid, batch.has_image)
 
 
-class TextImageClassifier(LabelClassifier):
+class ImageClassifier(LabelClassifier):
+    """A classifier of the image alone: the region projection H_I (eq. 2), of width d."""
+
+    def __init__(
+        self,
+        config: ImageClassifierConfig,
+        *,
+        vocab_size: int,
+        num_labels: int,
+        embeddings: PretrainedEmbeddings | None = None,
+    ) -> None:
+        super().__init__(config, num_labels=num_labels)
+        self.image_encoder = ImageEncoder(config.image_dim, config.size, config.dropout)
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        return frozenset({INPUT_GRID})
+
+
+class TextClassifier(LabelClassifier):
+    """A classifier that reads the text: the Bi-GRU over X_T (eq. 1), of width d."""
+
+    def __init__(
+        self,
+        config: ClassifierConfig,
+        *,
+        vocab_size: int,
+        num_labels: int,
+        embeddings: PretrainedEmbeddings | None = None,
+    ) -> None:
+        super().__init__(config, num_labels=num_labels)
+        self.text_encoder = text_encoder(config, vocab_size, embeddings)
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        return frozenset({INPUT_TEXT})
+
+    def encode_text(self, batch: Batch) -> TextEncoding:
+        return self.text_encoder(batch.src_ids, batch.src_types, batch.src_mask)
+
+
+class TextImageClassifier(TextClassifier):
     """A classifier that fuses the text with the image: the Bi-GRU over X_T (eq. 1) and the
     region projection H_I (eq. 2), both of width d."""
 
@@ -110,8 +152,9 @@ class TextImageClassifier(LabelClassifier):
         num_labels: int,
         embeddings: PretrainedEmbeddings | None = None,
     ) -> None:
-        super().__init__(config, num_labels=num_labels)
-        self.text_encoder = text_encoder(config, vocab_size, embeddings)
+        super().__init__(
+            config, vocab_size=vocab_size, num_labels=num_labels, embeddings=embeddings
+        )
         self.image_encoder = ImageEncoder(config.image_dim, config.size, config.dropout)
 
     @property
@@ -119,8 +162,19 @@ class TextImageClassifier(LabelClassifier):
         return frozenset({INPUT_TEXT, INPUT_GRID})
 
     def encode_inputs(self, batch: Batch) -> tuple[TextEncoding, ImageEncoding]:
-        text = self.text_encoder(batch.src_ids, batch.src_types, batch.src_mask)
-        return text, encode_image(self.image_encoder, batch)
+        return self.encode_text(batch), encode_image(self.image_encoder, batch)
+
+    def classify_fused(
+        self, batch: Batch, text: TextEncoding, image: ImageEncoding, fused: torch.Tensor
+    ) -> Encoded:
+        """The label logits of the fused features (B, d), with H_T and H_I beside them."""
+        return Encoded.of_text(
+            text,
+            batch.src_mask,
+            label_logits=self.classify(fused),
+            regions=image.regions,
+            region_mask=image.mask,
+        )
 
 
 Member = Callable[..., LabelClassifier]

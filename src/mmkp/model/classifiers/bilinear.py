@@ -102,10 +102,4 @@ class BilinearAttentionClassifier(TextImageClassifier):
         for g, pooling in enumerate(self.glimpses):  # residual learning of attention (eq. 12)
             tokens = tokens + pooling(tokens, image.regions, maps[:, g]).unsqueeze(1)
         summed = (tokens * batch.src_mask.unsqueeze(-1)).sum(dim=1)  # (B, d)
-        return Encoded.of_text(
-            text,
-            batch.src_mask,
-            label_logits=self.classify(summed),
-            regions=image.regions,
-            region_mask=image.mask,
-        )
+        return self.classify_fused(batch, text, image, summed)

@@ -65,10 +65,4 @@ class CoAttentionClassifier(TextImageClassifier):
     def encode(self, batch: Batch) -> Encoded:
         text, image = self.encode_inputs(batch)
         fused = self.co_attention(text.memory, batch.src_mask, image.regions, image.mask)
-        return Encoded.of_text(
-            text,
-            batch.src_mask,
-            label_logits=self.classify(fused),
-            regions=image.regions,
-            region_mask=image.mask,
-        )
+        return self.classify_fused(batch, text, image, fused)

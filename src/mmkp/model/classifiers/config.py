@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from mmkp.model.config import ModelConfig
+from mmkp.model.config import ModelConfig, check_dropout, check_own_name, check_sizes
 
 CLASSIFIER_TERMS = ("cla",)
 
@@ -29,13 +29,9 @@ class ClassifierConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        own = type(self).__dataclass_fields__["name"].default
-        if self.name != own:
-            raise ValueError(f"{type(self).__name__} is model {own!r}, got name {self.name!r}")
-        if self.hidden_size < 1:
-            raise ValueError(f"hidden_size must be >= 1, got {self.hidden_size}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_own_name(self)
+        check_sizes(self, "hidden_size")
+        check_dropout(self.dropout)
 
     def unused_terms(self, terms: tuple[str, ...], *, images: bool) -> dict[str, str]:
         if self.reads_image and not images and "cla" in terms:
@@ -73,8 +69,7 @@ class ImageClassifierConfig(ClassifierConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.image_dim < 1:
-            raise ValueError(f"image_dim must be >= 1, got {self.image_dim}")
+        check_sizes(self, "image_dim")
 
 
 @dataclass(frozen=True)

@@ -13,21 +13,16 @@ label head's bias, the label prior the model learned.
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
 from mmkp.data.batch import Batch
-from mmkp.model.classifiers.base import LabelClassifier, encode_image
+from mmkp.model.classifiers.base import ImageClassifier, encode_image
 from mmkp.model.classifiers.config import VggConfig
-from mmkp.model.modules.embeddings import INIT_RANGE, PretrainedEmbeddings
-from mmkp.model.modules.image_encoder import ImageEncoder
-from mmkp.model.modules.pooling import GuidedAttention, masked_mean
+from mmkp.model.modules.embeddings import PretrainedEmbeddings
+from mmkp.model.modules.pooling import GuidedAttention, learned_query, masked_mean
 from mmkp.model.modules.text_encoder import masked_max
 from mmkp.model.outputs import Encoded
-from mmkp.model.protocol import INPUT_GRID
 
 
-class GridClassifier(LabelClassifier):
+class GridClassifier(ImageClassifier):
     def __init__(
         self,
         config: VggConfig,
@@ -36,18 +31,13 @@ class GridClassifier(LabelClassifier):
         num_labels: int,
         embeddings: PretrainedEmbeddings | None = None,
     ) -> None:
-        super().__init__(config, num_labels=num_labels)
-        d = config.size
-        self.image_encoder = ImageEncoder(config.image_dim, d, config.dropout)
+        super().__init__(
+            config, vocab_size=vocab_size, num_labels=num_labels, embeddings=embeddings
+        )
         self.pool = None
         if config.pooling == "attention":
-            self.pool = GuidedAttention(d)
-            # q: what a region must show to count (not zero, so W q has a gradient at once)
-            self.query = nn.Parameter(torch.empty(d).uniform_(-INIT_RANGE, INIT_RANGE))
-
-    @property
-    def inputs(self) -> frozenset[str]:
-        return frozenset({INPUT_GRID})
+            self.pool = GuidedAttention(config.size)
+            self.query = learned_query(config.size)  # q: what a region must show to count
 
     def encode(self, batch: Batch) -> Encoded:
         image = encode_image(self.image_encoder, batch)

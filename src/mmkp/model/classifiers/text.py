@@ -8,34 +8,21 @@ h --Dropout--Linear--> label logits
 from __future__ import annotations
 
 from mmkp.data.batch import Batch
-from mmkp.model.classifiers.base import LabelClassifier, text_encoder
-from mmkp.model.classifiers.config import AvgConfig, ClassifierConfig
-from mmkp.model.modules.embeddings import PretrainedEmbeddings
+from mmkp.model.classifiers.base import TextClassifier
+from mmkp.model.classifiers.config import AvgConfig
 from mmkp.model.modules.pooling import masked_mean
 from mmkp.model.outputs import Encoded
-from mmkp.model.protocol import INPUT_TEXT
 
 
-class PooledTextClassifier(LabelClassifier):
+class PooledTextClassifier(TextClassifier):
     """AVG with an `AvgConfig`, MAX with a `MaxConfig`."""
 
-    def __init__(
-        self,
-        config: ClassifierConfig,
-        *,
-        vocab_size: int,
-        num_labels: int,
-        embeddings: PretrainedEmbeddings | None = None,
-    ) -> None:
-        super().__init__(config, num_labels=num_labels)
-        self.text_encoder = text_encoder(config, vocab_size, embeddings)
-        self.mean = isinstance(config, AvgConfig)
-
     @property
-    def inputs(self) -> frozenset[str]:
-        return frozenset({INPUT_TEXT})
+    def mean(self) -> bool:
+        """AVG's masked mean; otherwise MAX's M_T, the encoder's own max pooling."""
+        return isinstance(self.config, AvgConfig)
 
     def encode(self, batch: Batch) -> Encoded:
-        text = self.text_encoder(batch.src_ids, batch.src_types, batch.src_mask)
+        text = self.encode_text(batch)
         pooled = masked_mean(text.memory, batch.src_mask) if self.mean else text.pooled  # (B, d)
         return Encoded.of_text(text, batch.src_mask, label_logits=self.classify(pooled))

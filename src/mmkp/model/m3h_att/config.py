@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from mmkp.model.config import ModelConfig
+from mmkp.model.config import (
+    ModelConfig,
+    check_dropout,
+    check_heads,
+    check_own_name,
+    check_sizes,
+)
 
 NAME = "m3h-att"
 M3H_LOSS_TERMS = ("cla", "gen")
@@ -38,24 +44,18 @@ class M3HAttConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.name != NAME:
-            raise ValueError(f"M3HAttConfig is model {NAME!r}, got name {self.name!r}")
-        for name in (
+        check_own_name(self)
+        check_sizes(
+            self,
             "hidden_size",
             "encoder_layers",
             "decoder_layers",
             "num_heads",
             "image_dim",
             "classifier_top_k",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.size % self.num_heads:
-            raise ValueError(
-                f"2 * hidden_size ({self.size}) must be divisible by num_heads ({self.num_heads})"
-            )
+        )
+        check_dropout(self.dropout)
+        check_heads(self.size, self.num_heads, width_name="2 * hidden_size")
 
     @property
     def size(self) -> int:

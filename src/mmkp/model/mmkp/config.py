@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from mmkp.model.config import ModelConfig
+from mmkp.model.config import (
+    ModelConfig,
+    check_dropout,
+    check_heads,
+    check_own_name,
+    check_sizes,
+)
 
 MMKP_LOSS_TERMS = ("itm", "irtm", "cla", "gen")
 
@@ -78,23 +84,18 @@ class MMKPConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.name != "mmkp":
-            raise ValueError(f"MMKPConfig is model 'mmkp', got name {self.name!r}")
+        check_own_name(self)
         if self.neighbour_copy and self.retrieval is None:
             raise ValueError("neighbour_copy needs model.retrieval (e.g. retrieval: {k: 40})")
         if self.copy_lambda is not None and not 0.0 <= self.copy_lambda <= 1.0:
             raise ValueError(f"copy_lambda must be in [0, 1], got {self.copy_lambda}")
         if self.output_vocab is not None and self.output_vocab < 1:
             raise ValueError(f"output_vocab must be >= 1, got {self.output_vocab}")
-        for name in ("hidden_size", "num_heads", "image_dim", "classifier_top_k", "encoder_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.size % self.num_heads:
-            raise ValueError(
-                f"2 * hidden_size ({self.size}) must be divisible by num_heads ({self.num_heads})"
-            )
+        check_sizes(
+            self, "hidden_size", "num_heads", "image_dim", "classifier_top_k", "encoder_layers"
+        )
+        check_dropout(self.dropout)
+        check_heads(self.size, self.num_heads, width_name="2 * hidden_size")
 
     def unused_terms(self, terms: tuple[str, ...], *, images: bool) -> dict[str, str]:
         switched_off = {

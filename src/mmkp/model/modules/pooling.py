@@ -15,12 +15,19 @@ import torch
 from torch import nn
 
 from mmkp.model.modules.decoder import AdditiveAttention
+from mmkp.model.modules.embeddings import INIT_RANGE
 
 
 def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """states (B, N, d), mask (B, N) bool -> (B, d) mean over real positions; 0 if none."""
     weights = mask.to(states.dtype).unsqueeze(-1)  # (B, N, 1)
     return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def learned_query(size: int) -> nn.Parameter:
+    """A learned guide q (size,) for `GuidedAttention` where no input guides the pooling;
+    not zero, so W_g q has a gradient at once."""
+    return nn.Parameter(torch.empty(size).uniform_(-INIT_RANGE, INIT_RANGE))
 
 
 class GuidedAttention(nn.Module):

@@ -25,7 +25,7 @@ from torch import nn
 from mmkp.data.batch import Batch
 from mmkp.data.layout import NUM_TYPES
 from mmkp.data.vocab import PAD_ID, UNK_ID
-from mmkp.model.config import ModelConfig
+from mmkp.model.config import ModelConfig, check_dropout, check_heads, check_sizes
 from mmkp.model.modules.copy_generator import CopyGenerator
 
 MAX_POSITIONS = 1024  # longer than any X_T (max_src_len) or target the package builds
@@ -46,15 +46,9 @@ class TransformerModelConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("d_model", "num_heads", "encoder_layers", "decoder_layers", "ff_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.d_model % self.num_heads:
-            raise ValueError(
-                f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_sizes(self, "d_model", "num_heads", "encoder_layers", "decoder_layers", "ff_size")
+        check_heads(self.d_model, self.num_heads, width_name="d_model")
+        check_dropout(self.dropout)
 
 
 def require_one_row_per_post(batch: Batch, model: str) -> None:

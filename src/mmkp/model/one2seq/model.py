@@ -16,29 +16,22 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import ClassVar
 
-import torch
-from torch import nn
-
 from mmkp.data.batch import Batch
 from mmkp.data.vocab import SEG_ID, LabelSet, Vocab
 from mmkp.model.config import ModelConfig
 from mmkp.model.modules.embeddings import PretrainedEmbeddings, init_word_embeddings
 from mmkp.model.modules.transformer import (
-    TransformerCopyDecoder,
     TransformerState,
-    TransformerTextEncoder,
     require_one_row_per_post,
     sequence_loss,
 )
+from mmkp.model.modules.transformer_generator import TransformerGenerator
 from mmkp.model.one2seq.config import One2SeqConfig
 from mmkp.model.outputs import Encoded, Losses
-from mmkp.model.protocol import INPUT_TEXT
 
 
-class One2Seq(nn.Module):
-    has_generator: ClassVar[bool] = True
-    has_classifier: ClassVar[bool] = False
-    inputs: ClassVar[frozenset[str]] = frozenset({INPUT_TEXT})
+class One2Seq(TransformerGenerator):
+    config: One2SeqConfig
     keyphrase_separator: ClassVar[int] = SEG_ID  # decoding splits generated sequences here
 
     def __init__(
@@ -48,24 +41,14 @@ class One2Seq(nn.Module):
         vocab_size: int,
         embeddings: PretrainedEmbeddings | None = None,
     ):
-        super().__init__()
-        self.config = config
-        self.vocab_size = vocab_size
-        self.encoder = TransformerTextEncoder(vocab_size, config)
-        self.decoder = TransformerCopyDecoder(self.encoder.embedding, vocab_size, config)
+        super().__init__(config, vocab_size=vocab_size)
         init_word_embeddings(
             self.encoder.embedding, embeddings, others=(self.encoder.type_embedding,)
         )
 
-    def encode(self, batch: Batch) -> Encoded:
-        memory = self.encoder(batch.src_ids, batch.src_types, batch.src_mask)  # (B, L, d)
-        return Encoded(memory=memory, src_mask=batch.src_mask)
-
     def forward(self, batch: Batch, terms: Collection[str]) -> Losses:
         """L_gen of the joined target sequences (teacher forcing)."""
-        unknown = set(terms) - set(self.config.loss_terms)
-        if unknown:
-            raise ValueError(f"unknown loss terms {sorted(unknown)}; known: ['gen']")
+        self.check_terms(terms)
         losses = Losses()
         if "gen" in terms:
             require_one_row_per_post(batch, self.config.name)
@@ -80,12 +63,6 @@ class One2Seq(nn.Module):
         return TransformerState.start(
             encoded.memory, batch.src_mask, batch.src_ext_ids, self.vocab_size + batch.max_oov
         )
-
-    def step(
-        self, tokens: torch.Tensor, state: TransformerState
-    ) -> tuple[torch.Tensor, torch.Tensor, TransformerState]:
-        """tokens (N,) -> log P (N, V_ext), alpha (N, L), next state (mmkp.decoding drives it)."""
-        return self.decoder.step(tokens, state)
 
 
 def build_one2seq(

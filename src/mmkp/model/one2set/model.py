@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import nn
@@ -29,17 +28,12 @@ from mmkp.data.batch import Batch
 from mmkp.data.vocab import BOS_ID, EOS_ID, LabelSet, Vocab
 from mmkp.model.config import ModelConfig
 from mmkp.model.modules.embeddings import INIT_RANGE, PretrainedEmbeddings, init_word_embeddings
-from mmkp.model.modules.transformer import (
-    TransformerCopyDecoder,
-    TransformerState,
-    TransformerTextEncoder,
-    require_one_row_per_post,
-)
+from mmkp.model.modules.transformer import TransformerState, require_one_row_per_post
+from mmkp.model.modules.transformer_generator import TransformerGenerator
 from mmkp.model.one2set.assignment import assign_targets
 from mmkp.model.one2set.config import One2SetConfig
 from mmkp.model.one2set.targets import SlotTargets, slot_targets
 from mmkp.model.outputs import Encoded, Losses
-from mmkp.model.protocol import INPUT_TEXT
 
 
 @dataclass(frozen=True)
@@ -52,10 +46,8 @@ class SlotKeyphrase:
     slot: int
 
 
-class One2Set(nn.Module):
-    has_generator: ClassVar[bool] = True
-    has_classifier: ClassVar[bool] = False
-    inputs: ClassVar[frozenset[str]] = frozenset({INPUT_TEXT})
+class One2Set(TransformerGenerator):
+    config: One2SetConfig
 
     def __init__(
         self,
@@ -64,11 +56,7 @@ class One2Set(nn.Module):
         vocab_size: int,
         embeddings: PretrainedEmbeddings | None = None,
     ):
-        super().__init__()
-        self.config = config
-        self.vocab_size = vocab_size
-        self.encoder = TransformerTextEncoder(vocab_size, config)
-        self.decoder = TransformerCopyDecoder(self.encoder.embedding, vocab_size, config)
+        super().__init__(config, vocab_size=vocab_size)
         self.control_codes = nn.Embedding(config.num_slots, config.emb_size)  # c_1 .. c_N
         init_word_embeddings(
             self.encoder.embedding,
@@ -77,16 +65,10 @@ class One2Set(nn.Module):
         )
         nn.init.uniform_(self.control_codes.weight, -INIT_RANGE, INIT_RANGE)
 
-    def encode(self, batch: Batch) -> Encoded:
-        memory = self.encoder(batch.src_ids, batch.src_types, batch.src_mask)  # (B, L, d)
-        return Encoded(memory=memory, src_mask=batch.src_mask)
-
     # ------------------------------------------------------------------------------ losses
     def forward(self, batch: Batch, terms: Collection[str]) -> Losses:
         """L_gen of the assigned slot targets (teacher forcing over all slots at once)."""
-        unknown = set(terms) - set(self.config.loss_terms)
-        if unknown:
-            raise ValueError(f"unknown loss terms {sorted(unknown)}; known: ['gen']")
+        self.check_terms(terms)
         losses = Losses()
         if "gen" not in terms:
             return losses
@@ -202,14 +184,10 @@ class One2Set(nn.Module):
         return rows
 
     # The package's search does not drive One2Set (`search_keyphrases` replaces it), but a
-    # generator keeps the protocol's two methods: one slot row per (post, slot).
+    # generator keeps the protocol's two methods (`step` is the shared one): one slot row per
+    # (post, slot).
     def init_decoder_state(self, batch: Batch, encoded: Encoded) -> TransformerState:
         return self._slot_state(batch, encoded)
-
-    def step(
-        self, tokens: torch.Tensor, state: TransformerState
-    ) -> tuple[torch.Tensor, torch.Tensor, TransformerState]:
-        return self.decoder.step(tokens, state)
 
 
 def build_one2set(

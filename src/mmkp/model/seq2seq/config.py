@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from mmkp.model.config import ModelConfig
+from mmkp.model.config import ModelConfig, check_dropout, check_sizes
 
 ATT, COPY = "att", "copy"
 SEQ2SEQ_NAMES = (ATT, COPY)
@@ -28,10 +28,8 @@ class Seq2SeqConfig(ModelConfig):
         super().__post_init__()
         if self.name not in SEQ2SEQ_NAMES:
             raise ValueError(f"Seq2SeqConfig is model att or copy, got name {self.name!r}")
-        if self.hidden_size < 1:
-            raise ValueError(f"hidden_size must be >= 1, got {self.hidden_size}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_sizes(self, "hidden_size")
+        check_dropout(self.dropout)
 
     @property
     def copies(self) -> bool:

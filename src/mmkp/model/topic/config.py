@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from mmkp.model.config import ModelConfig
+from mmkp.model.config import ModelConfig, check_dropout, check_own_name, check_sizes
 
 NTM_TERM = "ntm"
 
@@ -25,14 +25,9 @@ class TopicMemberConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        own = type(self).__dataclass_fields__["name"].default
-        if self.name != own:
-            raise ValueError(f"{type(self).__name__} is model {own!r}, got name {self.name!r}")
-        for name in ("hidden_size", "num_topics", "bow_size", "topic_hidden"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_own_name(self)
+        check_sizes(self, "hidden_size", "num_topics", "bow_size", "topic_hidden")
+        check_dropout(self.dropout)
 
 
 @dataclass(frozen=True)
