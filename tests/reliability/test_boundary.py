@@ -77,6 +77,18 @@ def _cli(*argv: object) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+def _interruptible(command: list[str]) -> subprocess.Popen:
+    """The command with Ctrl-C's default action, even when this test process was started
+    with SIGINT ignored (a background job of a non-interactive shell is, and the child
+    would inherit that across exec)."""
+    return subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
 def _interrupt_when(child: subprocess.Popen, ready, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and child.poll() is None and not ready():
@@ -97,7 +109,7 @@ def test_ctrl_c_in_prepare_keeps_the_journal_and_a_rerun_resumes(tmp_path: Path,
     out, journal = tmp_path / "out", tmp_path / "out/journal.jsonl"
     args = ["prepare", "--input", tmp_path / "in.jsonl", "--images", images, "--out", out]
     args += ["--batch-size", "2"]  # real images: OCR makes each batch last long enough
-    child = subprocess.Popen(_cli(*args, "--no-progress"), stderr=subprocess.PIPE, text=True)
+    child = _interruptible(_cli(*args, "--no-progress"))
     _interrupt_when(child, lambda: journal.is_file() and journal.read_bytes().count(b"\n") >= 2)
     err = child.stderr.read() if child.stderr else ""
     assert child.returncode == 130, err
@@ -121,7 +133,7 @@ def test_ctrl_c_in_predict_keeps_what_was_written_and_resume_completes_it(tmp_pa
     out = tmp_path / "preds.jsonl"
     partial = tmp_path / "preds.jsonl.partial"
     args = ["predict", "--model", model, "--input", posts, "--out", out]
-    child = subprocess.Popen(_cli(*args, "--threads", "1"), stderr=subprocess.PIPE, text=True)
+    child = _interruptible(_cli(*args, "--threads", "1"))
     _interrupt_when(child, lambda: partial.is_file() and partial.stat().st_size > 0)
     err = child.stderr.read() if child.stderr else ""
     assert child.returncode == 130, err
