@@ -21,6 +21,7 @@ import dataclasses
 
 import torch
 
+from mmkp.data.batching import pad_votes
 from mmkp.data.neighbours import RetrievalIndex, RetrievalOptions
 from mmkp.decoding.rerank import rerank
 from mmkp.evaluation.metrics import evaluate
@@ -49,10 +50,7 @@ def main() -> None:
     predictor = Predictor.load(args.model)
     labels = predictor.checkpoint.labels
     index = RetrievalIndex.build(train, labels, RetrievalOptions(k=args.k, labels=args.labels))
-    votes = index.votes(dev)
-    width = max(1, *(len(v.labels) for v in votes))
-    ids = torch.tensor([[*v.labels, *[-1] * (width - len(v.labels))] for v in votes])
-    weights = torch.tensor([[*v.weights, *[0.0] * (width - len(v.weights))] for v in votes])
+    ids, weights = pad_votes(index.votes(dev))  # as collate puts them in a batch
     print(f"k={args.k} labels={args.labels}; weight: F1@1 / F1@3 / MAP@5 on dev ({len(dev)} posts)")
     for candidates in args.candidates:
         # the model's own ranking (a model trained with a rerank weight is reranked below)

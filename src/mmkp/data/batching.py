@@ -12,7 +12,7 @@ import torch
 
 from mmkp.data.batch import IGNORE_LABEL, Batch, GridLookup
 from mmkp.data.layout import TYPE_POST
-from mmkp.data.neighbours import NeighbourLookup
+from mmkp.data.neighbours import NeighbourLookup, VotedLabels
 from mmkp.data.processor import Example
 from mmkp.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 
@@ -43,11 +43,9 @@ def _grids(
     return torch.from_numpy(stacked), has_image  # (B, R, C)
 
 
-def _neighbours(
-    examples: Sequence[Example], lookup: NeighbourLookup
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, m) label indices (IGNORE_LABEL-padded) and (B, m) votes of each row's post."""
-    votes = [lookup(example.post_index) for example in examples]
+def pad_votes(votes: Sequence[VotedLabels | None]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, m) label indices (IGNORE_LABEL-padded) and (B, m) votes (0-padded), one row per
+    post's neighbour votes (None: no neighbours)."""
     labels = [() if v is None else v.labels for v in votes]
     weights = [() if v is None else v.weights for v in votes]
     width = max(1, *(len(row) for row in labels))
@@ -84,7 +82,9 @@ def collate(
     src_ids = _pad([e.source.ids for e in examples], src_len, PAD_ID)  # (B, L)
     trg_out_ids = _pad(trg_out, trg_len, PAD_ID)  # (B, T)
     neighbour_labels, neighbour_weights = (
-        (None, None) if neighbours is None else _neighbours(examples, neighbours)
+        (None, None)
+        if neighbours is None
+        else pad_votes([neighbours(example.post_index) for example in examples])
     )
     return Batch(
         src_ids=src_ids,

@@ -187,9 +187,8 @@ class RetrievalIndex:
         if exclude_self and len(posts) != len(self.texts):
             raise ValueError("exclude_self needs the indexed posts themselves, in order")
         exclude = range(len(posts)) if exclude_self else None
-        found = self.tfidf.neighbours(
-            [source_text(p) for p in posts], self.options.k, exclude=exclude
-        )
+        texts = self.texts if exclude_self else [source_text(p) for p in posts]
+        found = self.tfidf.neighbours(texts, self.options.k, exclude=exclude)
         return vote(found, self.labels, self.options.labels)
 
     def lookup(self, posts: Sequence[Post], *, exclude_self: bool = False) -> NeighbourLookup:
