@@ -65,6 +65,12 @@ def test_quick_suite_trains_scores_and_tabulates(first_run):
     dev_scores = json.loads((out / "runs/mmkp/quick-seed-1/dev_scores.json").read_text())
     assert float(rows["mmkp"]["F1@1 mean"]) == pytest.approx(dev_scores["scores"]["F1@1"])
     assert rows["mmkp"]["seeds"] == "1" and rows["mmkp"]["F1@1 std"] == ""
+    # what each run cost: its wall clock, and posts/s from the seconds `mmkp train` (or the
+    # retrieval job) recorded for predicting the scored split
+    for key in ("mmkp", "knn", "frequency"):
+        assert float(rows[key]["minutes"]) > 0 and float(rows[key]["posts/s"]) > 0
+    assert dev_scores["predict_seconds"] > 0
+    assert rows["vgg"]["minutes"] == ""
     assert rows["knn"]["best baseline"] == "knn"  # the better of the two that ran
     assert 0 < float(rows["frequency"]["p vs best baseline"]) <= 1
     markdown = (out / "table.md").read_text()

@@ -143,3 +143,36 @@ def test_a_suite_without_baselines_has_no_best_baseline_column():
     header = to_markdown(table).splitlines()[4]
     assert header == "| system | seeds | F1@1 | F1@3 | MAP@5 | p Ref vs it | note |"
     assert table.rows[1].p_reference == pytest.approx(1 / 1001)
+
+
+def test_cost_columns_and_the_per_kind_section():
+    """Minutes and posts/s averaged over a system's seeds; F1@1 per planted kind of post."""
+    kinds = {"all": {"F1@1": 50.0}, "text": {"F1@1": 40.0}, "noise": {"F1@1": 60.0}}
+    timed = [
+        RunScores(
+            s,
+            {"F1@1": f1, "F1@3": 1.0, "MAP@5": 1.0},
+            post_scores(HALF_RIGHT, POSTS),
+            IDS,
+            seconds=seconds,
+            predict_seconds=predict,
+            by_kind=kinds | {"text": {"F1@1": f1}},
+        )
+        for s, f1, seconds, predict in ((1, 30.0, 60.0, 2.0), (2, 34.0, 180.0, 1.0))
+    ]
+    results = [SystemResult(SUITE.systems[1], tuple(timed)), RESULTS[3]]
+    table = build_table(SUITE, results, "generated data")
+    a2 = table.rows[0]
+    assert a2.minutes == 2.0  # (1 + 3) / 2
+    assert a2.posts_per_second == 3.0  # (4 / 2 + 4 / 1) / 2
+    lines = to_markdown(table).splitlines()
+    assert lines[4].endswith("| minutes | posts/s | note |")
+    assert lines[7].endswith("| 2.0 | 3 |  |")
+    assert lines[8].endswith("| – | – | not run: no config for real |")
+    section = lines[lines.index("## F1@1 by kind of post") :]
+    assert section[2] == "| system | seeds | all | text | noise |"
+    assert section[4] == "| A2 | 2 | 50.00 ± 0.00 | 32.00 ± 2.83 | 60.00 ± 0.00 |"
+    assert len(section) == 5  # the system that did not run has no row
+    row = next(csv.DictReader(io.StringIO(to_csv(table))))
+    assert (row["minutes"], row["posts/s"]) == ("2.0", "3.0")
+    assert (row["F1@1 text mean"], row["F1@1 noise mean"]) == ("32.0", "60.0")

@@ -78,7 +78,9 @@ def _result(row: PlannedRow, failures: dict[str, str]) -> SystemResult:
         marker = read_marker(job)
         if marker is not None:
             scores = marker["scores"]["scores"]
-            runs.append(run_scores(job.predictions, job.gold, job.seed, scores))
+            runs.append(
+                run_scores(job.predictions, job.gold, job.seed, scores, marker.get("seconds"))
+            )
         elif job.label in failures:
             notes.append(f"{job.label} failed: {failures[job.label]}")
         else:

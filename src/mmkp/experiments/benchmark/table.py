@@ -1,7 +1,8 @@
 """The comparison table in the layout of the paper's Table 1: systems grouped (image-only,
 text-only CLA / GEN, text-image, ours), mean ± std over seeds, and two paired bootstrap
 p-values on the suite's first metric: each system against the best baseline, and the
-reference system (MM-MKP) against each. Written as Markdown and CSV."""
+reference system (MM-MKP) against each; what each run cost (minutes, prediction posts/s);
+and on generated data the first metric per planted kind of post. Written as Markdown and CSV."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mmkp.data.synthetic import KINDS
 from mmkp.evaluation.significance import paired_bootstrap
 from mmkp.evaluation.summary import UNDEFINED, mean_std
 from mmkp.experiments.benchmark.scoring import RunScores, seed_average
 from mmkp.experiments.benchmark.suite import Suite, System
+from mmkp.experiments.kinds import ALL
 
 RESAMPLES = 1000  # as `mmkp compare`
 BOOTSTRAP_SEED = 0
@@ -40,6 +43,24 @@ class Row:
     @property
     def system(self) -> System:
         return self.result.system
+
+    @property
+    def minutes(self) -> float | None:
+        """Mean wall-clock minutes of a run (training and predicting)."""
+        return _mean([run.seconds / 60 for run in self.result.runs if run.seconds is not None])
+
+    @property
+    def posts_per_second(self) -> float | None:
+        """Mean prediction speed on the scored split, once trained."""
+        return _mean([s for run in self.result.runs if (s := run.posts_per_second) is not None])
+
+    def by_kind(self, metric: str) -> dict[str, list[float]]:
+        """`metric` per group of posts ("all", then each planted kind), one value per run."""
+        groups: dict[str, list[float]] = {}
+        for run in self.result.runs:
+            for group, scores in (run.by_kind or {}).items():
+                groups.setdefault(group, []).append(scores[metric])
+        return groups
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,10 @@ def build_table(suite: Suite, results: Sequence[SystemResult], caption: str) -> 
         p_ref = _p_value(reference, r, metric) if reference and key != suite.reference else None
         rows.append(Row(r, means[key], _stds(r, suite.metrics), p_best, p_ref))
     return Table(suite, caption, tuple(rows), best.system.key if best else None)
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(statistics.mean(values)) if values else None
 
 
 def _means(result: SystemResult, metrics: Sequence[str]) -> dict[str, float]:
@@ -118,6 +143,16 @@ def _has_paper(table: Table) -> bool:
     return any(row.system.paper for row in table.rows)
 
 
+def _has_cost(table: Table) -> bool:
+    return any(row.minutes is not None for row in table.rows)
+
+
+def _kind_groups(table: Table) -> list[str]:
+    """The groups of posts scored apart: "all" and the planted kinds, when runs have them."""
+    present = {group for row in table.rows for group in row.by_kind(table.metric)}
+    return [group for group in (ALL, *KINDS) if group in present]
+
+
 def _reference_name(table: Table) -> str:
     return next(s.name for s in table.suite.systems if s.key == table.suite.reference)
 
@@ -131,6 +166,8 @@ def to_markdown(table: Table) -> str:
     header.append(f"p {_reference_name(table)} vs it")
     if _has_paper(table):
         header.append(f"paper ({' / '.join(metrics)})")
+    if _has_cost(table):
+        header += ["minutes", "posts/s"]
     header.append("note")
     lines = [
         f"# {table.suite.title}",
@@ -149,7 +186,39 @@ def to_markdown(table: Table) -> str:
             title = table.suite.group(group).title
             lines.append(f"| **{title}** |" + " |" * (len(header) - 1))
         lines.append("| " + " | ".join(_markdown_cells(table, row)) + " |")
+    if _has_cost(table):
+        lines += ["", COST_NOTE]
+    lines += _kind_section(table)
     return "\n".join(lines) + "\n"
+
+
+COST_NOTE = (
+    "minutes: wall clock of a whole run (training with its dev evaluations, then predicting "
+    "dev and the scored split), mean over seeds; posts/s: predicting the scored split with "
+    "the trained model (features read from the prepared store, one thread)."
+)
+
+
+def _kind_section(table: Table) -> list[str]:
+    """The first metric per planted kind of generated post, one row per system that ran."""
+    groups = _kind_groups(table)
+    if not groups:
+        return []
+    lines = [
+        "",
+        f"## {table.metric} by kind of post",
+        "",
+        "| system | seeds | " + " | ".join(groups) + " |",
+        "|---|---:|" + "---:|" * len(groups),
+    ]
+    for row in table.rows:
+        values = row.by_kind(table.metric)
+        if values:
+            cells = [mean_std(values[group]) if group in values else UNDEFINED for group in groups]
+            lines.append(
+                f"| {row.system.name} | {len(row.result.runs)} | " + " | ".join(cells) + " |"
+            )
+    return lines
 
 
 def _markdown_cells(table: Table, row: Row) -> list[str]:
@@ -163,6 +232,10 @@ def _markdown_cells(table: Table, row: Row) -> list[str]:
     if _has_paper(table):
         paper = row.system.paper
         cells.append(" / ".join(f"{v:.2f}" for v in paper) if paper else UNDEFINED)
+    if _has_cost(table):
+        cells.append(UNDEFINED if row.minutes is None else f"{row.minutes:.1f}")
+        speed = row.posts_per_second
+        cells.append(UNDEFINED if speed is None else f"{speed:.0f}")
     cells.append(row.result.note or "")
     return cells
 
@@ -173,7 +246,10 @@ def to_csv(table: Table) -> str:
     header = ["group", "system", "key", "seeds"]
     header += [f"{m} {kind}" for m in metrics for kind in ("mean", "std")]
     header += ["p vs best baseline", "best baseline", f"p {table.suite.reference} vs it"]
-    header += [f"paper {m}" for m in metrics] + ["note"]
+    header += [f"paper {m}" for m in metrics] + ["minutes", "posts/s"]
+    kinds = _kind_groups(table)
+    header += [f"{table.metric} {group} {kind}" for group in kinds for kind in ("mean", "std")]
+    header.append("note")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -184,7 +260,13 @@ def to_csv(table: Table) -> str:
             line += [row.means.get(metric, ""), row.stds.get(metric, "")]
         line += [_blank(row.p_best), table.best_baseline or "", _blank(row.p_reference)]
         paper = row.system.paper or ("",) * len(metrics)
-        line += [*paper, row.result.note or ""]
+        line += [*paper, _blank(row.minutes), _blank(row.posts_per_second)]
+        values = row.by_kind(table.metric)
+        for group in kinds:
+            runs = values.get(group, [])
+            line.append(statistics.mean(runs) if runs else "")
+            line.append(statistics.stdev(runs) if len(runs) > 1 else "")
+        line.append(row.result.note or "")
         writer.writerow(line)
     return buffer.getvalue()
 
