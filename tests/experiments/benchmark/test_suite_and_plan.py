@@ -25,12 +25,21 @@ def test_packaged_suites_load():
     keys = {system.key for system in table1.systems}
     assert keys == AGREED | {"frequency", "knn", "knn-minilm", "mmkp"}
     assert table1.reference == "mmkp" and table1.metrics == ("F1@1", "F1@3", "MAP@5")
+    fuses_the_image = {"co-att", "ban", "flava"}  # nothing to run on the imageless real posts
     for system in table1.systems:
-        assert system.needs_images == (system.group == "image-only")
+        assert system.needs_images == (
+            system.group == "image-only" or system.key in fuses_the_image
+        )
         if system.key == "flava":  # no pretrained weights offline: listed with the reason
             assert system.generated.config is None and "no pretrained" in system.generated.skip
         elif system.key in AGREED:  # the agreed config names
             assert system.generated.config == f"configs/baselines/{system.key}-generated.yaml"
+        real = system.real
+        if system.key in AGREED and not system.needs_images and real.config is not None:
+            assert real.config == f"configs/baselines/{system.key}-real.yaml"
+            # the real table's epoch budget, and nothing else: the configs' settings stand
+            assert real.set and all(item.startswith("train.stage") for item in real.set)
+    assert "PP-OCR" in next(s for s in table1.systems if s.key == "m3h-att-po").real.skip
     table2 = load_suite("table2")
     assert table2.reference == "full"
     assert not any(group.baseline for group in table2.groups)
