@@ -17,6 +17,7 @@ from mmkp.data.batching import collate
 from mmkp.data.jsonl import read_posts
 from mmkp.data.processor import TextProcessor
 from mmkp.data.synthetic import DOMAINS, generate
+from mmkp.experiments.localisation import auc
 from mmkp.features.store import FeatureStore, FeatureWriter
 from mmkp.inference.checkpoint import load_checkpoint
 from mmkp.training.config import load_config
@@ -47,14 +48,6 @@ def write_grids(files: list[Path], store: Path) -> None:
         writer.append([p.id for p in posts], np.stack(grids))
 
 
-def auc(scores: list[float], labels: list[int]) -> float:
-    """P(score of a relevant pair > score of an unrelated one), ties counting half."""
-    pos = [s for s, y in zip(scores, labels, strict=True) if y == 1]
-    neg = [s for s, y in zip(scores, labels, strict=True) if y == 0]
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return wins / (len(pos) * len(neg))
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("itm")
@@ -76,7 +69,11 @@ def matcher_auc(model_dir: Path, pairs: Path, store: Path) -> float:
     )
     with torch.no_grad():
         scores = checkpoint.model.encode(batch).match_score.tolist()
-    return auc(scores, [p.extra["match_label"] for p in posts])
+    labels = [p.extra["match_label"] for p in posts]
+    return auc(
+        [s for s, y in zip(scores, labels, strict=True) if y == 1],
+        [s for s, y in zip(scores, labels, strict=True) if y == 0],
+    )
 
 
 def train(root: Path, data, *, itm: bool) -> Path:
