@@ -63,7 +63,6 @@ def test_image_less_row_equals_text_only_batch(batch):
         {"region_contrast": True},
         {"matcher_interaction": True},
         {"matcher_interaction": True, "matcher_residual": False},
-        {"matcher_image_text": True},
     ],
 )
 def test_gradients_reach_every_parameter(batch, overrides):

@@ -67,10 +67,6 @@ class MMKPConfig(ModelConfig):
     region_contrast: bool = False
     # Beyond the paper: a text-image product term in the matcher's logit (image_text_matcher).
     matcher_interaction: bool = False
-    # Beyond the paper: the matcher also compares the post's own words with the words read off
-    # the image (OCR text, entity names): a product term of their two max-pools. Pixels of
-    # rendered text say little of which words they show; the OCR'd words do.
-    matcher_image_text: bool = False
 
     loss_terms: ClassVar[tuple[str, ...]] = MMKP_LOSS_TERMS
     # Stage 2 trains the generator only by default, as the paper's public code does.
@@ -84,7 +80,6 @@ class MMKPConfig(ModelConfig):
         "label_copy": "split",
         "region_contrast": False,
         "matcher_interaction": False,
-        "matcher_image_text": False,
     }
 
     def __post_init__(self) -> None:

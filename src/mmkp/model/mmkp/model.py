@@ -42,7 +42,7 @@ from mmkp.model.modules.image_encoder import ImageEncoder, ImageEncoding
 from mmkp.model.modules.image_text_matcher import ImageTextMatcher, matching_loss
 from mmkp.model.modules.pointer_decoding import PointerDecoding
 from mmkp.model.modules.region_filter import RegionFilter, region_contrast_loss, region_loss
-from mmkp.model.modules.text_encoder import TextEncoder, TextEncoding, masked_max
+from mmkp.model.modules.text_encoder import TextEncoder, TextEncoding
 from mmkp.model.outputs import Encoded, Losses
 from mmkp.model.protocol import INPUT_GRID, INPUT_TEXT
 
@@ -93,7 +93,6 @@ class MMKP(PointerDecoding, nn.Module):
                 c.dropout,
                 residual=c.matcher_residual,
                 interaction=c.matcher_interaction,
-                image_text=c.matcher_image_text,
             )
         self.region_filter = RegionFilter(d) if c.uses_regions else None
         self.classifier = None
@@ -165,12 +164,7 @@ class MMKP(PointerDecoding, nn.Module):
         has_image = batch.has_image.to(image.regions.dtype)  # (B,)
         out = FilteredImage(regions=image.regions, region_mask=image.mask, filtered=image.regions)
         if self.matcher is not None:
-            words = None
-            if self.config.matcher_image_text:
-                post = batch.src_mask & (batch.src_types == TYPE_POST)
-                read = batch.src_mask & (batch.src_types != TYPE_POST)
-                words = masked_max(text.memory, post), masked_max(text.memory, read)
-            out.match_logit = self.matcher(text.pooled, image.regions, image.mask, words)
+            out.match_logit = self.matcher(text.pooled, image.regions, image.mask)  # (B,)
             match = torch.sigmoid(out.match_logit)
             if self.config.match_source == "precomputed":
                 known = ~torch.isnan(batch.match_prob)

@@ -3,8 +3,6 @@
     s_c = sigmoid(FC(MultiHead(M_T, H_I, H_I)))                     (eq. 3, as the paper writes it)
     s_c = sigmoid(FC(LayerNorm(M_T + MultiHead(M_T, H_I, H_I))))    (option `residual`, as the
                                                                      public code's attention layer)
-    + w_p^T (M_T (.) h)                                             (option `interaction`)
-    + w_r^T (M_S (.) M_R)                                           (option `image_text`)
 
 s_c in (0, 1) says how well the whole image matches the text; it shifts every region score
 of the region filter (eq. 4). L_itm is the binary cross-entropy of s_c against relevance
@@ -23,10 +21,7 @@ from mmkp.model.modules.attention import AttentionBlock, CrossAttention
 class ImageTextMatcher(nn.Module):
     """`interaction` (beyond the paper) adds w_p^T (M_T (.) h) to the logit: FC over h alone
     scores text and image mostly additively, which cannot tell a matching pair from two
-    mismatched ones of the same kinds; the product term compares them. `image_text` (beyond
-    the paper) adds w_r^T (M_S (.) M_R), M_S and M_R the max-pools of H_T over the post's words
-    and over the words read off the image (OCR, entities): whether the two speak of the same
-    thing, which the pixels of rendered text hardly show."""
+    mismatched ones of the same kinds; the product term compares them."""
 
     def __init__(
         self,
@@ -36,24 +31,17 @@ class ImageTextMatcher(nn.Module):
         *,
         residual: bool = True,
         interaction: bool = False,
-        image_text: bool = False,
     ):
         super().__init__()
         self.block = AttentionBlock(size, num_heads, dropout) if residual else None
         self.attention = None if residual else CrossAttention(size, num_heads)
         self.score = nn.Linear(size, 1)
         self.product = nn.Linear(size, 1, bias=False) if interaction else None
-        self.read_product = nn.Linear(size, 1, bias=False) if image_text else None
 
     def forward(
-        self,
-        text: torch.Tensor,
-        regions: torch.Tensor,
-        region_mask: torch.Tensor,
-        words: tuple[torch.Tensor, torch.Tensor] | None = None,
+        self, text: torch.Tensor, regions: torch.Tensor, region_mask: torch.Tensor
     ) -> torch.Tensor:
-        """M_T (B, d), H_I (B, R, d), region mask (B, R), and with `image_text` the pools
-        (M_S, M_R), each (B, d) -> matching logits (B,); s_c = sigmoid."""
+        """M_T (B, d), H_I (B, R, d), region mask (B, R) -> matching logits (B,); s_c = sigmoid."""
         if self.block is not None:
             joined = self.block(text, regions, region_mask)  # (B, d)
         else:
@@ -62,11 +50,6 @@ class ImageTextMatcher(nn.Module):
         logits = self.score(joined)
         if self.product is not None:
             logits = logits + self.product(text * joined)
-        if self.read_product is not None:
-            if words is None:
-                raise ValueError("a matcher built with image_text needs the (M_S, M_R) pools")
-            post, read = words
-            logits = logits + self.read_product(post * read)
         return logits.squeeze(-1)
 
 
