@@ -149,12 +149,15 @@ class TransformerTextEncoder(nn.Module):
             layer, layers, norm=final_norm(size, options), enable_nested_tensor=False
         )
 
+    @property
+    def input_layer(self) -> InputLayer:
+        return getattr(self, self.options.input_name)
+
     def forward(self, ids: torch.Tensor, types: torch.Tensor, mask: torch.Tensor) -> TextEncoding:
         """ids, types (B, L) long, mask (B, L) bool -> TextEncoding; `final` is a Transformer
         decoder's start, the empty prefix (B, 0, e)."""
-        inputs: InputLayer = getattr(self, self.options.input_name)
-        words = inputs.words(ids, self.embedding, self.type_embedding(types))  # (B, L, e)
-        memory = self.layers(inputs(words), src_key_padding_mask=~attendable(mask))
+        words = self.input_layer.words(ids, self.embedding, self.type_embedding(types))
+        memory = self.layers(self.input_layer(words), src_key_padding_mask=~attendable(mask))
         memory = memory * mask.unsqueeze(-1)  # (B, L, d)
         empty = memory.new_zeros(ids.size(0), 0, words.size(-1))
         return TextEncoding(memory=memory, pooled=masked_max(memory, mask), final=empty)
