@@ -26,10 +26,15 @@ def _without_none(hint: Any) -> Any:
     return hint
 
 
-_HINTS = typing.get_type_hints(DecodeConfig)
-_REQUEST_FIELDS = [f for f in dataclasses.fields(DecodeConfig) if REQUEST in f.metadata]
-TYPES: dict[str, Any] = {f.name: _without_none(_HINTS[f.name]) for f in _REQUEST_FIELDS}
-FIELDS = tuple(TYPES)  # in DecodeConfig's order
+def request_types(config: type = DecodeConfig) -> dict[str, Any]:
+    """The request fields of a decode config class and their types (without None), in order."""
+    hints = typing.get_type_hints(config)
+    fields = dataclasses.fields(config)
+    return {f.name: _without_none(hints[f.name]) for f in fields if REQUEST in f.metadata}
+
+
+TYPES = request_types()
+FIELDS = tuple(TYPES)
 
 
 def _json_integer(cls: type, value: Any) -> Any:
@@ -41,14 +46,21 @@ def _json_integer(cls: type, value: Any) -> Any:
     raise ValueError(f"expected an integer, got {value!r}")
 
 
-def overrides_model(base: type[BaseModel]) -> type[BaseModel]:
+def _strict(kind: Any) -> dict[str, bool]:
+    """Pydantic's strict mode for the scalars that have it (choices check themselves)."""
+    return {"strict": True} if kind in (bool, float, str) else {}
+
+
+def overrides_model(base: type[BaseModel], config: type = DecodeConfig) -> type[BaseModel]:
     """`DecodeOverrides` on `base`: each request field optional (None: the model's setting).
-    Integers take the JSON-integer check above; other types are strict (no "6" for 6.0)."""
-    fields: dict[str, Any] = {
-        f.name: (kind | None, Field(None, strict=kind is not int, **f.metadata[REQUEST]))
-        for f, kind in zip(_REQUEST_FIELDS, TYPES.values(), strict=True)
-    }
-    integers = [name for name, kind in TYPES.items() if kind is int]
+    Integers take the JSON-integer check above; other scalars are strict (no "0.5" for 0.5)."""
+    kinds = request_types(config)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        if f.name in kinds:
+            kind = kinds[f.name]
+            fields[f.name] = (kind | None, Field(None, **_strict(kind), **f.metadata[REQUEST]))
+    integers = [name for name, kind in kinds.items() if kind is int]
     validators = {"_json_integer": field_validator(*integers, mode="before")(_json_integer)}
     return create_model(  # type: ignore[call-overload, no-any-return]
         "DecodeOverrides",
@@ -59,9 +71,9 @@ def overrides_model(base: type[BaseModel]) -> type[BaseModel]:
     )
 
 
-def form_value(name: str, text: str) -> Any:
+def form_value(name: str, text: str, types: dict[str, Any] = TYPES) -> Any:
     """A form field's text as its JSON value; ValueError naming the field when it is not one."""
-    kind, value = TYPES[name], text.strip()
+    kind, value = types[name], text.strip()
     if kind is int:
         if not value.isdigit():
             raise ValueError(f"{name}: not a whole number: {value!r}")
@@ -78,11 +90,12 @@ def form_value(name: str, text: str) -> Any:
     return text  # strings and choices: the model checks them
 
 
-def form_properties(model: type[BaseModel]) -> dict[str, Any]:
+def form_properties(model: type[BaseModel], config: type = DecodeConfig) -> dict[str, Any]:
     """The request fields' JSON schemas as form fields: a form sends text, never null."""
+    names = request_types(config)
     out = {}
     for name, schema in model.model_json_schema()["properties"].items():
-        if name in TYPES:
+        if name in names:
             (value,) = [s for s in schema["anyOf"] if s.get("type") != "null"]
             out[name] = {**value, "description": schema["description"]}
     return out
