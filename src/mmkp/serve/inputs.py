@@ -1,6 +1,7 @@
-"""Requests -> model inputs, in memory: the body under its size limit, JSON or multipart, the
-text limit, and the image (base64, upload or URL) checked for size, type and pixels and
-decoded like a file on disk (`mmkp.features.images.decode`)."""
+"""Requests -> raw posts (`RawPost`), in memory: the body under its size limit, JSON or forms,
+the text limit, and the image (base64, upload or URL) checked for size, type and pixels and
+decoded like a file on disk (`mmkp.features.images.decode`). The text is normalised once, by
+the predictor in the batcher (`Predictor.load_post`), which refuses text without words."""
 
 from __future__ import annotations
 

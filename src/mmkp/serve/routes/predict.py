@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from mmkp.decoding.config import DecodeConfig
-from mmkp.inference.predictor import PredictionResult
+from mmkp.inference.predictor import PredictionResult, RawPost
 from mmkp.serve import decode_fields, inputs
 from mmkp.serve.batcher import BatchInfo
 from mmkp.serve.dependencies import BatcherDep, PredictorDep, SettingsDep, model_name
@@ -95,8 +95,8 @@ async def keyphrases_batch(
         *(run_in_threadpool(inputs.raw_post, post, None, settings) for post in batch.posts),
         return_exceptions=True,
     )
-    good = [i for i, raw in enumerate(raws) if not isinstance(raw, BaseException)]
-    answers = batcher.submit([raws[i] for i in good], decode) if good else []  # type: ignore[misc]
+    good = [i for i, raw in enumerate(raws) if isinstance(raw, RawPost)]
+    answers = batcher.submit([raws[i] for i in good], decode) if good else []
     decoded = dict(zip(good, await asyncio.gather(*answers, return_exceptions=True), strict=True))
     items = []
     for index, post in enumerate(batch.posts):
