@@ -31,7 +31,8 @@ API:
 
 - `load` raises `ImageError` (its `ref` names the image; bytes are named by their length).
   Paths and URLs read as in `prepare`; bytes get the same checks and decoding as a file
-  (size limit, pixel limit, EXIF rotation, RGB); a PIL image is only converted to RGB.
+  (size limit, pixel limit, EXIF rotation, RGB); a PIL image (any mode, lazily opened or
+  not, shared between threads or not) becomes a private, loaded, upright RGB copy.
 - `featurize` keeps the input order. `grid` is the (49, C) float16 grid as the feature store
   holds it, None when `grid=False` (then no CNN runs unless local entities need its pass).
 - Problems with one image that leave the others fine are `errors` entries, `{"stage":
