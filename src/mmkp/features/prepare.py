@@ -89,8 +89,13 @@ class _Pipeline:
     def __init__(self, featurizer: ImageFeaturizer, config: PrepareConfig, out: Path):
         self.featurizer = featurizer
         self.config = config
-        dim = backbones.spec(config.backbone).channels
-        self.store = FeatureWriter(out / "features", backbone=config.backbone, dim=dim)
+        grid = backbones.spec(config.backbone)
+        self.store = FeatureWriter(
+            out / "features",
+            backbone=config.backbone,
+            dim=grid.channels,
+            regions=grid.grid_side * grid.grid_side,
+        )
         self.journal = Journal(out / "journal.jsonl")
 
     def run_batch(self, posts: Sequence[Post], base: Path) -> list[Finished]:
