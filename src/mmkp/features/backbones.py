@@ -17,6 +17,7 @@ Each brings its own input normalisation: EfficientNet-Lite was trained on pixels
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -155,14 +156,30 @@ def load_backbone(name: str = DEFAULT_BACKBONE, weights: str | Path | None = Non
 @lru_cache(maxsize=4)
 def _load(name: str, weights: str | None) -> Backbone:
     backbone_spec = spec(name)
-    if weights is None:
-        if backbone_spec.bundled_weights is None:
-            raise ValueError(
-                f"backbone {name} has no bundled weights: pass --weights PATH to "
-                f"{backbone_spec.weights_help}"
-            )
-        weights = backbone_spec.bundled_weights()
-    return Backbone(backbone_spec, backbone_spec.build(Path(weights)))
+    path = Path(weights) if weights is not None else bundled_weights(name)
+    return Backbone(backbone_spec, backbone_spec.build(path))
+
+
+def bundled_weights(name: str) -> Path:
+    """The weights file backbone `name` ships with; a ValueError when it has none."""
+    backbone_spec = spec(name)
+    if backbone_spec.bundled_weights is None:
+        raise ValueError(
+            f"backbone {name} has no bundled weights: pass --weights PATH to "
+            f"{backbone_spec.weights_help}"
+        )
+    return Path(backbone_spec.bundled_weights())
+
+
+def weights_sha256(name: str, weights: str | Path | None = None) -> str:
+    """sha256 of the weights file backbone `name` loads (the user's file, else the bundled
+    one): the identity a model directory records, so it is never fed other weights' grids."""
+    path = Path(weights) if weights is not None else bundled_weights(name)
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _efficientnet_lite(name: str, weights: Path) -> Network:
