@@ -21,10 +21,9 @@ from PIL import Image
 from mmkp.cli.options import add_model_and_posts
 from mmkp.data.errors import ErrorLog
 from mmkp.data.formats import load_posts
-from mmkp.features.featurizer import ImageFeaturizer
 from mmkp.features.images import ImageError, load_any, resolve
 from mmkp.inference.explain import Column, case_page, explain_figure
-from mmkp.inference.predictor import PredictionResult, Predictor, RawPost, featurizer_config
+from mmkp.inference.predictor import PredictionResult, Predictor, RawPost
 
 CHUNK = 16  # posts featurized and decoded together
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     other = None
     if args.compare is not None:
         other = Predictor.load(args.compare)
-        other.featurizer = predictor.featurizer = predictor.featurizer or _shared(predictor)
+        other.featurizer = predictor.processor.featurizer()  # one featurizer for both models
     if args.text is not None:
         gold = [g.strip() for g in (args.gold or "").split(";") if g.strip()]
         case = Case("input", args.text, _image(args.image), gold)
@@ -150,8 +149,3 @@ def _cases(path: Path, limit: int | None) -> Iterator[Case]:
             except ImageError as exc:
                 print(f"post {post.id}: image {exc}: drawn without it", file=sys.stderr)
         yield Case(post.id, post.text, image, list(post.keyphrases))
-
-
-def _shared(predictor: Predictor) -> ImageFeaturizer:
-    """One featurizer for both models (they read the same backbone's grids, or none)."""
-    return ImageFeaturizer(featurizer_config(predictor.checkpoint))

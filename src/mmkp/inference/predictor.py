@@ -50,7 +50,7 @@ from mmkp.decoding.generate import ScoredKeyphrase
 from mmkp.decoding.heads import predict_keyphrases
 from mmkp.devices import resolve_device
 from mmkp.evaluation.prediction_files import Prediction
-from mmkp.features.featurizer import FeaturizerConfig, ImageFeatures, ImageFeaturizer
+from mmkp.features.featurizer import ImageFeatures, ImageFeaturizer
 from mmkp.features.images import ImageError
 from mmkp.features.ocr import OcrLine
 from mmkp.features.posts import featurize_posts
@@ -151,15 +151,6 @@ class PredictionResult:
             out["ocr"] = [line.to_json() for line in self.ocr]
             out["entities"] = [{"name": e.name, "score": e.score} for e in self.entities]
         return out
-
-
-def featurizer_config(checkpoint: Checkpoint) -> FeaturizerConfig:
-    """The featurizer the model's training images went through (its processor's)."""
-    config = checkpoint.processor_config.featurizer
-    if config is None:
-        checkpoint.processor().featurizer()  # raises, saying what to pass instead
-    assert config is not None
-    return config
 
 
 class Predictor:
