@@ -14,17 +14,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from mmkp.cli.options import add_model_and_posts
-from mmkp.data.errors import ErrorLog
-from mmkp.data.formats import load_posts
-from mmkp.features.featurizer import ImageFeaturizer
-from mmkp.features.images import ImageError, load_any, resolve
-from mmkp.inference.explain import Column, case_page, explain_figure
-from mmkp.inference.predictor import PredictionResult, Predictor, RawPost, featurizer_config
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from mmkp.features.featurizer import ImageFeaturizer
+    from mmkp.inference.predictor import PredictionResult, Predictor
 
 CHUNK = 16  # posts featurized and decoded together
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -65,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--image and --gold go with --text; posts files carry their own")
     if args.input is None and (args.html or args.limit):
         raise ValueError("--html and --limit go with --input")
+    # Imported here so `mmkp explain --help` loads neither torch, the model nor matplotlib.
+    import torch
+
+    from mmkp.inference.explain import case_page
+    from mmkp.inference.predictor import Predictor
+
     torch.set_num_threads(args.threads)
     predictor = Predictor.load(args.model)
     other = None
@@ -104,6 +108,8 @@ def explain_cases(
     predictor: Predictor, other: Predictor | None, cases: Sequence[Case]
 ) -> list[tuple[PredictionResult, PredictionResult | None]]:
     """Each case's result (and the compared model's), featurized and decoded together."""
+    from mmkp.inference.predictor import RawPost
+
     raws = [RawPost(case.text, case.image, case.id) for case in cases]
     ours = predictor.predict_batch(raws)
     theirs = other.predict_batch(raws) if other is not None else [None] * len(cases)
@@ -120,6 +126,9 @@ def _save(
     args: argparse.Namespace,
     path: Path,
 ) -> None:
+    from mmkp.inference.explain import Column, explain_figure
+    from mmkp.inference.predictor import PredictionResult
+
     column = None
     if isinstance(compared, PredictionResult):
         column = Column(args.compare_name, compared)
@@ -129,6 +138,8 @@ def _save(
 
 
 def _image(ref: str | None) -> Image.Image | None:
+    from mmkp.features.images import ImageError, load_any
+
     if ref is None:
         return None
     try:
@@ -138,6 +149,10 @@ def _image(ref: str | None) -> Image.Image | None:
 
 
 def _cases(path: Path, limit: int | None) -> Iterator[Case]:
+    from mmkp.data.errors import ErrorLog
+    from mmkp.data.formats import load_posts
+    from mmkp.features.images import ImageError, load_any, resolve
+
     errors = ErrorLog()
     posts = load_posts(path, errors)
     if not posts:
@@ -154,4 +169,7 @@ def _cases(path: Path, limit: int | None) -> Iterator[Case]:
 
 def _shared(predictor: Predictor) -> ImageFeaturizer:
     """One featurizer for both models (they read the same backbone's grids, or none)."""
+    from mmkp.features.featurizer import ImageFeaturizer
+    from mmkp.inference.predictor import featurizer_config
+
     return ImageFeaturizer(featurizer_config(predictor.checkpoint))

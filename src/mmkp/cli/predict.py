@@ -19,20 +19,14 @@ import logging
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from mmkp.cli.options import add_config_options, add_model_and_posts, config_from_options
-from mmkp.data.errors import ErrorLog
-from mmkp.data.formats import stream_posts
-from mmkp.data.record import Post
-from mmkp.data.tokenize import normalise
 from mmkp.decoding.config import DecodeConfig
-from mmkp.evaluation.prediction_files import PredictionWriter
-from mmkp.features import backbones
-from mmkp.features.featurizer import FeaturizerConfig, ImageFeaturizer
-from mmkp.features.store import FeatureStore
-from mmkp.inference.predictor import PredictionResult, Predictor
+
+if TYPE_CHECKING:
+    from mmkp.data.record import Post
+    from mmkp.inference.predictor import PredictionResult, Predictor
 
 log = logging.getLogger("mmkp.predict")
 
@@ -90,10 +84,18 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    # Imported here so `mmkp predict --help` loads neither torch nor the model.
+    import torch
+
+    from mmkp.inference.predictor import Predictor
+
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     predictor = Predictor.load(args.model)
     if args.backbone is not None or args.weights is not None:
+        from mmkp.features import backbones
+        from mmkp.features.featurizer import FeaturizerConfig, ImageFeaturizer
+
         backbone = args.backbone or backbones.DEFAULT_BACKBONE
         config = FeaturizerConfig(backbone=backbone, weights=args.weights)
         predictor.featurizer = ImageFeaturizer(config)
@@ -106,6 +108,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def predict_file(predictor: Predictor, args: argparse.Namespace) -> int:
+    from mmkp.data.errors import ErrorLog
+    from mmkp.data.formats import stream_posts
+    from mmkp.data.tokenize import normalise
+    from mmkp.evaluation.prediction_files import PredictionWriter
+    from mmkp.features.store import FeatureStore
+
     errors = ErrorLog()
     posts: Iterable[Post] = stream_posts(args.input, errors)
     if args.normalise:
