@@ -147,6 +147,20 @@ def featurizer_config(checkpoint: Checkpoint) -> FeaturizerConfig:
 
 
 class Predictor:
+    """A trained model loaded once, predicting keyphrases for many raw posts (text + image).
+
+        predictor = Predictor.load("runs/demo/mm-mkp/model")
+        result = predictor.predict("game day at #kca!", image="photo.jpg")
+        [(kp.text, kp.score) for kp in result.keyphrases], result.match_score
+
+    `load` reads a model directory (model.safetensors, config.json, vocab.json, labels.json);
+    `decode` is the search's settings (the checkpoint's own unless given); `featurizer` turns
+    images into OCR, entities and grid features, built at the first image when None (text-only
+    use loads no CNN). `predict` takes one post, `predict_batch` many raw posts at once,
+    `predict_many` streams posts already in the dataset's form. Predicting leaves the model
+    unchanged (eval mode): load once, predict many.
+    """
+
     def __init__(
         self,
         checkpoint: Checkpoint,
