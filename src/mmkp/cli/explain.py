@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmkp.cli.options import add_model_and_posts
+from mmkp.cli.options import add_device_option, add_model_and_posts
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -55,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--compare", help="a second checkpoint directory, drawn beside")
     parser.add_argument("--compare-name", default="compared", help="its name in the figure")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    add_device_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -70,10 +71,10 @@ def run(args: argparse.Namespace) -> int:
     from mmkp.inference.predictor import Predictor
 
     torch.set_num_threads(args.threads)
-    predictor = Predictor.load(args.model)
+    predictor = Predictor.load(args.model, device=args.device)
     other = None
     if args.compare is not None:
-        other = Predictor.load(args.compare)
+        other = Predictor.load(args.compare, device=args.device)
         other.featurizer = predictor.featurizer = predictor.featurizer or _shared(predictor)
     if args.text is not None:
         gold = [g.strip() for g in (args.gold or "").split(";") if g.strip()]

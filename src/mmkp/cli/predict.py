@@ -21,7 +21,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmkp.cli.options import add_config_options, add_model_and_posts, config_from_options
+from mmkp.cli.options import (
+    add_config_options,
+    add_device_option,
+    add_model_and_posts,
+    config_from_options,
+)
 from mmkp.decoding.config import DecodeConfig
 
 if TYPE_CHECKING:
@@ -81,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="posts per batch")
     parser.add_argument("--json", action="store_true", help="with --text: print JSON")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    add_device_option(parser)
     add_config_options(parser, DecodeConfig, "decode")
     parser.set_defaults(
         run=run,
@@ -108,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    predictor = Predictor.load(args.model)
+    predictor = Predictor.load(args.model, device=args.device)
     if args.backbone is not None or args.weights is not None:
         from mmkp.features import backbones
         from mmkp.features.featurizer import FeaturizerConfig, ImageFeaturizer
