@@ -1,7 +1,8 @@
 """`mmkp` entry point. `COMMANDS` names each command's module in mmkp.cli and its one-line
 help; only the invoked command's module is imported, and its `register(subparsers)` builds its
 parser, so `mmkp --help` and every command start without loading what other commands need
-(each module keeps its heavy imports inside `run`; docs/architecture.md, "The CLI").
+(each module keeps its heavy imports inside `run`; docs/architecture.md, "The CLI starts
+light").
 
 This is the commands' one error boundary; each command ends with one line on stderr and an
 exit code (docs/data.md, "Input errors"):
