@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 
+from mmkp.features.images import ImageError
 from mmkp.inference.predictor import Predictor
 from mmkp.serve.app import create_app
 from mmkp.serve.settings import ServeSettings
@@ -145,3 +146,29 @@ def test_a_bad_image_in_a_batch_fails_alone(tiny, picture):
     assert results[1]["error"]["field"] == "posts.1.image_base64"
     same(results[0]["result"], tiny.predict(TEXT, image=picture), exact=False)
     assert results[2]["result"]["keyphrases"] and results[2]["result"]["regions"] is None
+
+
+class UnreadableFeaturizer:
+    """A featurizer that cannot read any image: the predictor's own refusal of an image."""
+
+    def load(self, image):
+        raise ImageError("<PIL image RGB 320x240>", "corrupt or truncated image (test)")
+
+
+def test_an_image_the_predictor_refuses_is_422_naming_its_field(tiny_dir, picture):
+    predictor = Predictor.load(tiny_dir, featurizer=UnreadableFeaturizer())  # type: ignore[arg-type]
+    image = base64.b64encode(picture).decode()
+    with client_for(predictor) as client:
+        one = client.post("/v1/keyphrases", data={"text": TEXT},
+                          files={"image": ("a.png", picture, "image/png")})  # fmt: skip
+        batch = client.post("/v1/keyphrases:batch", json={"posts": [
+            {"text": TEXT}, {"text": TEXT, "image_base64": image}, {"text": "!!"}]})  # fmt: skip
+    assert one.status_code == 422
+    error = one.json()["error"]
+    assert (error["type"], error["field"]) == ("invalid", "image")
+    assert error["message"] == "image <PIL image RGB 320x240>: corrupt or truncated image (test)"
+    results = batch.json()["results"]
+    assert results[0]["result"]["keyphrases"] and results[1]["result"] is None
+    errors = [None if r["error"] is None else (r["error"]["type"], r["error"]["field"])
+              for r in results]  # fmt: skip
+    assert errors == [None, ("invalid", "posts.1.image_base64"), ("no_words", "posts.2.text")]

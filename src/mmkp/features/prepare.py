@@ -89,9 +89,13 @@ class _Pipeline:
     def __init__(self, featurizer: ImageFeaturizer, config: PrepareConfig, out: Path):
         self.featurizer = featurizer
         self.config = config
-        dim = backbones.spec(config.backbone).channels
+        grid = backbones.spec(config.backbone)
         self.store = FeatureWriter(
-            out / "features", backbone=config.backbone, dim=dim, recorded=_recorded(config)
+            out / "features",
+            backbone=config.backbone,
+            dim=grid.channels,
+            regions=grid.grid_side * grid.grid_side,
+            recorded=_recorded(config),
         )
         self.journal = Journal(out / "journal.jsonl")
 

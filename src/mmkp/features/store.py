@@ -1,4 +1,4 @@
-"""Feature store: region grids (49, C) float16 keyed by post id, memory-mapped, append-only
+"""Feature store: region grids (g * g, C) float16 keyed by post id, memory-mapped, append-only
 (or a detector's (N, C) regions, `mmkp.features.regions`).
 
 Layout of a store folder (chosen over safetensors shards by benchmarks/features.py, see
@@ -7,7 +7,7 @@ docs/features.md):
     meta.json     {"format", "backbone", "dim", "regions", "dtype"}, written once, atomically;
                   `prepare` adds "featurizer" (its FeaturizerConfig) and "weights_sha256", which
                   training saves with the model (`mmkp.processing`)
-    grids.f16     row i = the grid of the i-th id, 49 * dim float16 values, appended
+    grids.f16     row i = the grid of the i-th id, regions * dim float16 values, appended
     index.jsonl   one JSON string (a post id) per line, in row order, appended
 
 An append writes and fsyncs the rows first, then their ids. A crash can therefore leave rows
@@ -67,7 +67,7 @@ def _read_ids(folder: Path, row_bytes: int) -> list[str]:
 
 
 class FeatureStore:
-    """Read-only view of a store: `get(post_id) -> (49, dim) float16 array or None`."""
+    """Read-only view of a store: `get(post_id) -> (regions, dim) float16 array or None`."""
 
     def __init__(self, folder: Path, meta: dict[str, Any], ids: list[str]):
         self.folder = folder
@@ -110,8 +110,8 @@ class FeatureStore:
 
 class FeatureWriter:
     """Appends grids to a store, creating it or resuming it (after repairing a torn tail).
-    `regions` is the row count of every grid: the CNN's 49, or a detector's N regions
-    (`mmkp.features.regions`)."""
+    `regions` is the row count of every grid: the CNN's g * g (49 for the shipped backbones'
+    7x7 grids), or a detector's N regions (`mmkp.features.regions`)."""
 
     def __init__(
         self,

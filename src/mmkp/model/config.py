@@ -1,13 +1,15 @@
 """What every member of the model family's config shares: its `name` and its word embeddings.
 
-`name` picks the member (`mmkp.model.registry`): the `model:` section of a YAML file or of a
-checkpoint's config.json is read as that member's config class. Each member's class says
-which loss terms the model computes (`loss_terms`) and which of its top-level modules a
-fine-tuning stage trains by default (`fine_tune_modules`, None: all).
+`name` picks the member: the `model:` section of a YAML file or of a checkpoint's config.json
+is read as that member's config class, looked up by the registry (`mmkp.model.registry`, which
+installs its lookup here when imported: this module never imports the registry). Each
+member's class says which loss terms the model computes (`loss_terms`) and which of its
+top-level modules a fine-tuning stage trains by default (`fine_tune_modules`, None: all).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -59,13 +61,22 @@ class ModelConfig:
     @classmethod
     def config_hook(cls, raw: Any) -> tuple[type, Any]:
         """The registered config class of `raw["name"]` (the class's own name by default)."""
-        from mmkp.model.registry import config_class  # the registry imports the members
-
         default = cls.__dataclass_fields__["name"].default
         name = raw.get("name", default) if isinstance(raw, dict) else default
         if not isinstance(name, str):
             raise ValueError(f"model name must be a string, got {name!r}")
-        return config_class(name), raw
+        assert _config_lookup is not None  # installed by the registry, which mmkp.model imports
+        return _config_lookup(name), raw
+
+
+ConfigLookup = Callable[[str], type[ModelConfig]]
+_config_lookup: ConfigLookup | None = None
+
+
+def install_config_lookup(lookup: ConfigLookup) -> None:
+    """Set the name -> config class lookup of `ModelConfig.config_hook` (the registry's)."""
+    global _config_lookup
+    _config_lookup = lookup
 
 
 # The checks a member's `__post_init__` runs on its own settings; each error names the setting

@@ -56,8 +56,10 @@ class ProcessorConfig:
     # sha256 of the backbone's weights file when recorded: a model is never served with
     # other weights than its grids came from (None: not recorded, e.g. an older model)
     weights_sha256: str | None = None
-    input_size: int = backbones.INPUT_SIZE  # pixels the CNN saw (square)
-    grid_side: int = 7  # regions per side of the CNN's last feature map
+    # pixels the CNN saw (square) and regions per side of its last feature map: the
+    # backbone's registered sizes (the default backbone's for an older model)
+    input_size: int = backbones.spec(backbones.DEFAULT_BACKBONE).input_size
+    grid_side: int = backbones.spec(backbones.DEFAULT_BACKBONE).grid_side
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": PROCESSOR_FORMAT, "version": 1, **to_dict(self)}
@@ -65,7 +67,13 @@ class ProcessorConfig:
     @classmethod
     def recorded(cls, featurizer: FeaturizerConfig) -> ProcessorConfig:
         """The config of a featurizer about to run: its settings and its weights' identity."""
-        return cls(featurizer=featurizer, weights_sha256=_sha256(featurizer))
+        grid = backbones.spec(featurizer.backbone)
+        return cls(
+            featurizer=featurizer,
+            weights_sha256=_sha256(featurizer),
+            input_size=grid.input_size,
+            grid_side=grid.grid_side,
+        )
 
     @classmethod
     def of_store(cls, store: FeatureStore) -> ProcessorConfig:

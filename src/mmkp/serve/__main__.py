@@ -1,7 +1,8 @@
 """`python -m mmkp.serve` (what `mmkp serve` runs): options, then uvicorn.
 
     python -m mmkp.serve --model runs/demo/mm-mkp/model [--host 127.0.0.1] [--port 8000]
-        [--workers N] [--threads T] [--config serve.yaml] [--set allow_urls=true ...]
+        [--workers N] [--threads T] [--device cuda] [--config serve.yaml]
+        [--set allow_urls=true ...]
 
 Settings (`ServeSettings`) come from an optional YAML file and `--set key=value`, checked by
 the config loader like every config; the epilog of --help lists them with their defaults.
@@ -17,6 +18,7 @@ import os
 import sys
 
 from mmkp.config_loader import apply_override, from_dict, load_yaml, to_dict
+from mmkp.devices import DEVICE_CHOICES, resolve_device
 from mmkp.inference.checkpoint import read_config
 from mmkp.serve.settings import ENVIRONMENT, ServeSettings
 
@@ -38,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument("--workers", type=int, default=1, help="processes, one model each")
     parser.add_argument("--threads", type=int, help="torch threads per worker (default: torch's)")
+    parser.add_argument(
+        "--device",
+        help=f"where the model runs: {DEVICE_CHOICES} (the `device` setting; default cpu)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     parser.add_argument("--config", help="YAML file of settings")
     parser.add_argument(
@@ -48,10 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> ServeSettings:
+    """The YAML file's settings (if any), then `--set`, then the flags that are settings."""
+    overrides = [*args.overrides, *([f"device={args.device}"] if args.device else [])]
     if args.config is not None:
-        return load_yaml(ServeSettings, args.config, args.overrides)
+        return load_yaml(ServeSettings, args.config, overrides)
     raw = to_dict(ServeSettings())
-    for override in args.overrides:
+    for override in overrides:
         apply_override(ServeSettings, raw, override)
     return from_dict(ServeSettings, raw, source="the command line")
 
@@ -70,13 +78,15 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--workers must be >= 1, got {args.workers}")
         read_config(args.model)  # a missing or broken model fails here, not in every worker
         settings = settings_from(args)
+        resolve_device(settings.device)  # likewise a device that is not here
     except (FileNotFoundError, ValueError) as exc:
         print(f"mmkp serve: error: {exc}", file=sys.stderr)
         return 2
     os.environ[ENVIRONMENT] = json.dumps(
         {"model": args.model, "threads": args.threads, "settings": to_dict(settings)}
     )
-    print(f"mmkp serve: http://{args.host}:{args.port}/ (model {args.model})", file=sys.stderr)
+    where = f"model {args.model} on {settings.device}"
+    print(f"mmkp serve: http://{args.host}:{args.port}/ ({where})", file=sys.stderr)
     uvicorn.run(
         "mmkp.serve.app:app_from_environment",
         factory=True,

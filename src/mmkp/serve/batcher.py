@@ -1,10 +1,13 @@
 """Micro-batching: concurrent requests are decoded together on one model worker thread.
 
-Handlers `submit` posts (text + decoded image) and await the answer. The worker takes every
-post queued while it was busy, then waits up to `wait_s` after the oldest for more, up to
+Handlers `submit` posts (text + decoded image) and await one future per post. The worker takes
+every post queued while it was busy, then waits up to `wait_s` after the oldest for more, up to
 `max_posts`; so a lone request pays at most `wait_s`, and under load each batch holds what
-arrived during the previous one: throughput approaches `Predictor.predict_batch`'s. Posts
-with different decode settings are decoded as separate groups of one batch.
+arrived during the previous one: throughput approaches `Predictor.predict_batch`'s.
+
+A batch goes through the predictor's steps: `load_post` for each post (text normalised, image
+read; a post it refuses becomes its future's `PostRefused`), `featurize` for all the others
+(one CNN pass), `decode_prepared` per group of posts with the same decode settings.
 
 One worker thread owns the model (torch and the featurizer are not shared between threads);
 the event loop only queues and awaits. `close` lets the worker finish everything queued.
@@ -22,16 +25,16 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from mmkp.decoding.config import DecodeConfig
-from mmkp.inference.predictor import PredictionResult, Predictor, PreparedPost, RawPost
-from mmkp.serve.errors import ApiError
+from mmkp.inference.predictor import LoadedPost, PredictionResult, Predictor, RawPost
+from mmkp.serve.errors import ApiError, PostRefused
 
 log = logging.getLogger("mmkp.serve")
-Outcome = PredictionResult | ValueError
 
 
 @dataclass(frozen=True)
 class BatchInfo:
-    """How one post was decoded: time queued, the batch's featurize and decode time, size."""
+    """How one post was decoded: time queued, the batch's featurize time, its decode group's
+    decode time, the batch's size."""
 
     queue_s: float
     featurize_s: float
@@ -43,7 +46,7 @@ class BatchInfo:
 class _Job:
     post: RawPost
     decode: DecodeConfig
-    future: Future[tuple[Outcome, BatchInfo]] = field(default_factory=Future)
+    future: Future[tuple[PredictionResult, BatchInfo]] = field(default_factory=Future)
     queued: float = field(default_factory=time.perf_counter)
 
 
@@ -81,10 +84,11 @@ class MicroBatcher:
             self._queue.put(_STOP)
             self._thread.join(timeout)
 
-    async def submit(
+    def submit(
         self, posts: list[RawPost], decode: DecodeConfig
-    ) -> list[tuple[Outcome, BatchInfo]]:
-        """Queue posts (one request's) and wait for all of them; 503 when the queue is full."""
+    ) -> list[asyncio.Future[tuple[PredictionResult, BatchInfo]]]:
+        """Queue one request's posts, all or none (503 when the queue is full): a future per
+        post, resolved with its result or failed with its `PostRefused`."""
         with self._lock:
             if self._pending + len(posts) > self.max_queue:
                 raise ApiError(
@@ -98,7 +102,7 @@ class MicroBatcher:
         jobs = [_Job(post, decode) for post in posts]
         for job in jobs:
             self._queue.put(job)
-        return list(await asyncio.gather(*(asyncio.wrap_future(job.future) for job in jobs)))
+        return [asyncio.wrap_future(job.future) for job in jobs]
 
     def _run(self) -> None:
         stopping = False
@@ -130,33 +134,37 @@ class MicroBatcher:
         live = [job for job in jobs if job.future.set_running_or_notify_cancel()]
         with self._lock:
             self._pending -= len(jobs)
-        groups: dict[DecodeConfig, list[_Job]] = {}
-        for job in live:
-            groups.setdefault(job.decode, []).append(job)
         started = time.perf_counter()
-        for settings, group in groups.items():
-            try:
-                self._decode_group(group, settings, started, len(live))
-            except Exception as exc:  # a bug, not a bad post: fail this group, keep serving
-                log.exception("decoding a batch of %d posts failed", len(group))
-                for job in group:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
+        try:
+            self._decode_batch(live, started)
+        except Exception as exc:  # a bug, not a bad post: fail what is left, keep serving
+            log.exception("decoding a batch of %d posts failed", len(live))
+            for job in live:
+                if not job.future.done():
+                    job.future.set_exception(exc)
         self.batches += 1
         self.posts += len(live)
         if self.on_batch is not None:
             self.on_batch(len(live))
 
-    def _decode_group(
-        self, group: list[_Job], settings: DecodeConfig, started: float, size: int
-    ) -> None:
+    def _decode_batch(self, jobs: list[_Job], started: float) -> None:
+        loaded: list[tuple[_Job, LoadedPost]] = []
+        for job in jobs:
+            try:
+                loaded.append((job, self.predictor.load_post(job.post)))
+            except ValueError as exc:  # this post's own fault: the others go on
+                job.future.set_exception(PostRefused(exc))
         t0 = time.perf_counter()
-        prepared = self.predictor.prepare([job.post for job in group])
-        t1 = time.perf_counter()
-        ready = [p for p in prepared if isinstance(p, PreparedPost)]
-        decoded = iter(self.predictor.decode_prepared(ready, decode=settings))
-        t2 = time.perf_counter()
-        for job, item in zip(group, prepared, strict=True):
-            outcome = next(decoded) if isinstance(item, PreparedPost) else item
-            info = BatchInfo(started - job.queued, t1 - t0, t2 - t1, size)
-            job.future.set_result((outcome, info))
+        prepared = self.predictor.featurize([post for _, post in loaded])
+        featurize_s = time.perf_counter() - t0
+        groups: dict[DecodeConfig, list[int]] = {}
+        for i, (job, _) in enumerate(loaded):
+            groups.setdefault(job.decode, []).append(i)
+        for settings, group in groups.items():
+            t1 = time.perf_counter()
+            results = self.predictor.decode_prepared([prepared[i] for i in group], decode=settings)
+            decode_s = time.perf_counter() - t1
+            for i, result in zip(group, results, strict=True):
+                job = loaded[i][0]
+                info = BatchInfo(started - job.queued, featurize_s, decode_s, len(jobs))
+                job.future.set_result((result, info))

@@ -1,5 +1,10 @@
 """Every failure as a JSON error `{"error": {"type", "field", "message"}}` with a 4xx (or 5xx
-for the server's own faults), never an HTML page or a bare traceback."""
+for the server's own faults), never an HTML page or a bare traceback.
+
+Routes, inputs and the batcher raise; `as_api_error` is the one mapping from an exception to
+its status and body, used by the handlers `install_handlers` registers and by the batch route
+for each post that fails alone.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from mmkp.features.images import ImageError
 from mmkp.serve.schemas import ErrorBody
 
 log = logging.getLogger("mmkp.serve")
@@ -58,6 +64,34 @@ def from_validation(errors: list[Any], prefix: str | None = None) -> ApiError:
     return ApiError(422, "invalid", f"{field}: {first.get('msg', 'invalid value')}", field)
 
 
+class PostRefused(Exception):
+    """The predictor refused a post (`Predictor.load_post`, in the batcher): its text has no
+    word after normalisation, or (an ImageError caused it) its image cannot be read."""
+
+    def __init__(self, cause: ValueError):
+        super().__init__(str(cause))
+        self.image = isinstance(cause.__cause__, ImageError)
+
+    def error(self, image_field: str | None) -> ApiError:
+        if self.image:
+            return ApiError(422, "invalid", str(self), image_field)
+        return ApiError(422, "no_words", str(self), "text")
+
+
+def as_api_error(exc: Exception, image_field: str | None = None) -> ApiError:
+    """The error response for `exc`; `image_field` is the field the post's image came in."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, PostRefused):
+        return exc.error(image_field)
+    if isinstance(exc, RequestValidationError | ValidationError):
+        return from_validation(list(exc.errors()))
+    if isinstance(exc, HTTPException):
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+        return ApiError(exc.status_code, kind, str(exc.detail), None, exc.headers)
+    return ApiError(500, "internal", f"internal error: {type(exc).__name__}")
+
+
 def error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(
         {"error": error.body.model_dump()}, status_code=error.status, headers=error.headers
@@ -65,25 +99,17 @@ def error_response(error: ApiError) -> JSONResponse:
 
 
 def install_handlers(app: FastAPI) -> None:
-    async def api_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiError)
-        return error_response(exc)
+    """One handler for every exception: `as_api_error` with the image field the route noted
+    in `request.state.image_field` (a refused image names the field it came in)."""
 
-    async def validation(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError | ValidationError)
-        return error_response(from_validation(list(exc.errors())))
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        error = as_api_error(exc, getattr(request.state, "image_field", None))
+        if error.type == "internal":
+            log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(error)
 
-    async def http(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, HTTPException)
-        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
-        return error_response(ApiError(exc.status_code, kind, str(exc.detail), None, exc.headers))
-
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(ApiError(500, "internal", f"internal error: {type(exc).__name__}"))
-
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(RequestValidationError, validation)
-    app.add_exception_handler(ValidationError, validation)
-    app.add_exception_handler(HTTPException, http)
-    app.add_exception_handler(Exception, unexpected)
+    # Starlette sends `Exception` (the server's own faults, 500) to its outermost middleware
+    # and every other class to its exception middleware: both are registered.
+    for kind in (ApiError, PostRefused, RequestValidationError, ValidationError, HTTPException):
+        app.add_exception_handler(kind, handle)
+    app.add_exception_handler(Exception, handle)

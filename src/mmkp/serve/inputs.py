@@ -1,6 +1,7 @@
-"""Requests -> model inputs, in memory: the body under its size limit, JSON or multipart, the
-text limit, and the image (base64, upload or URL) checked for size, type and pixels and
-decoded like a file on disk (`mmkp.features.images.decode`)."""
+"""Requests -> raw posts (`RawPost`), in memory: the body under its size limit, JSON or forms,
+the text limit, and the image (base64, upload or URL) checked for size, type and pixels and
+decoded like a file on disk (`mmkp.features.images.decode`). The text is normalised once, by
+the predictor in the batcher (`Predictor.load_post`), which refuses text without words."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from mmkp.features.images import ImageError, ImageLoadConfig, decode
-from mmkp.inference.predictor import RawPost, normalised_text
-from mmkp.serve import urls
+from mmkp.inference.predictor import RawPost
+from mmkp.serve import decode_fields, urls
 from mmkp.serve.errors import ApiError, from_validation
 from mmkp.serve.schemas import KeyphraseRequest, PostIn
 from mmkp.serve.settings import ServeSettings
 
-FORM_FIELDS = ("text", "id", "top_k", "beam_size")
+FORM_FIELDS = ("text", "id", *decode_fields.FIELDS)
 
 
 async def read_body(request: Request, settings: ServeSettings) -> bytes:
@@ -56,7 +57,8 @@ def media_type(request: Request) -> str:
 
 
 def parse_form(body: bytes, content_type: str, kind: str) -> tuple[KeyphraseRequest, bytes | None]:
-    """A form body: fields `text`, `id`, `top_k`, `beam_size`, and (multipart) file `image`."""
+    """A form body: fields `text`, `id`, the decode settings (`top_k`, `beam_size`, ...) and
+    (multipart) file `image`."""
     if kind == URLENCODED:
         if body.lstrip().startswith(b"{"):
             raise ApiError(415, "unsupported_media_type", "the body looks like JSON: send it "
@@ -88,12 +90,12 @@ def _form_request(parts: dict[str, tuple[str | None, bytes]]) -> KeyphraseReques
         }
     except UnicodeDecodeError as exc:
         raise ApiError(422, "invalid", "form fields must be UTF-8 text", "body") from exc
-    for name in ("top_k", "beam_size"):
+    for name in decode_fields.FIELDS:
         if name in fields:
-            value = str(fields[name]).strip()
-            if not value.isdigit():
-                raise ApiError(422, "invalid", f"{name}: not a whole number: {value!r}", name)
-            fields[name] = int(value)
+            try:
+                fields[name] = decode_fields.form_value(name, str(fields[name]))
+            except ValueError as exc:
+                raise ApiError(422, "invalid", str(exc), name) from exc
     try:
         return KeyphraseRequest.model_validate(fields)
     except ValidationError as exc:
@@ -215,24 +217,13 @@ def load_image(data: bytes, field: str, settings: ServeSettings) -> Image.Image:
 
 
 def raw_post(post: PostIn, upload: tuple[bytes, str] | None, settings: ServeSettings) -> RawPost:
-    """The post checked and its image decoded in memory (blocking: run it in a thread);
-    `upload` is a multipart file and its field name."""
+    """The post checked against the limits and its image decoded in memory (blocking: run it
+    in a thread); `upload` is a multipart file and its field name. The text is normalised
+    once, by the predictor (`Predictor.load_post`, in the batcher)."""
     check_text(post, settings)
-    try:
-        normalised_text(post.text)  # refused here, before it takes a place in a batch
-    except ValueError as exc:
-        raise ApiError(422, "no_words", str(exc), "text") from exc
     image = upload or image_bytes(post, settings)
     decoded = None if image is None else load_image(image[0], image[1], settings)
     return RawPost(post.text, decoded, post.id or "")
-
-
-def raw_or_error(post: PostIn, settings: ServeSettings) -> RawPost | ApiError:
-    """`raw_post` for one post of a batch: its error is returned, not raised."""
-    try:
-        return raw_post(post, None, settings)
-    except ApiError as exc:
-        return exc
 
 
 def image_field(post: PostIn, upload: tuple[bytes, str] | None) -> str:

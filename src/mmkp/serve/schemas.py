@@ -1,17 +1,17 @@
 """The API's request and response models (Pydantic); FastAPI publishes them at /openapi.json.
 
 Limits that are settings (text length, image bytes, posts per batch) are checked by the
-handlers, so one schema serves every configuration; the fixed bounds (`top_k`, `beam_size`)
-are in the schema.
+handlers, so one schema serves every configuration; the decode settings a request may change
+(`top_k`, `beam_size`) come with their bounds from `DecodeConfig` (`decode_fields`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-MAX_DECODE = 50  # the largest top_k and beam_size a request may ask for
+from mmkp.serve.decode_fields import form_properties, overrides_model
 
 
 class _Strict(BaseModel):
@@ -29,19 +29,7 @@ class PostIn(_Strict):
     )
 
 
-class DecodeOverrides(_Strict):
-    top_k: int | None = Field(None, ge=1, le=MAX_DECODE, description="keyphrases to return")
-    beam_size: int | None = Field(None, ge=1, le=MAX_DECODE, description="beam width")
-
-    @field_validator("top_k", "beam_size", mode="before")
-    @classmethod
-    def _json_integer(cls, value: Any) -> Any:
-        """A JSON Schema integer: 6 or 6.0, not `true` or "6" (multipart converts first)."""
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ValueError(f"expected an integer, got {value!r}")
+DecodeOverrides = overrides_model(_Strict)  # top_k, beam_size, ... from DecodeConfig
 
 
 class KeyphraseRequest(PostIn, DecodeOverrides):
@@ -49,7 +37,6 @@ class KeyphraseRequest(PostIn, DecodeOverrides):
 
 
 # `POST /v1/keyphrases` as multipart/form-data: fields are strings (or the file), never null.
-_BOUND = {"type": "integer", "minimum": 1, "maximum": MAX_DECODE}
 FORM_SCHEMA: dict[str, Any] = {
     "title": "KeyphraseForm",
     "type": "object",
@@ -59,8 +46,7 @@ FORM_SCHEMA: dict[str, Any] = {
         "text": {"type": "string", "minLength": 1},
         "image": {"type": "string", "format": "binary", "description": "the image file"},
         "id": {"type": "string", "maxLength": 200},
-        "top_k": _BOUND,
-        "beam_size": _BOUND,
+        **form_properties(DecodeOverrides),
     },
 }
 # ... and as an url-encoded form (an HTML form without a file): the same fields, no image.

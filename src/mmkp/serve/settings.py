@@ -1,4 +1,5 @@
-"""The service's settings: request limits, the image-URL policy, micro-batching, shutdown.
+"""The service's settings: the device, request limits, the image-URL policy, micro-batching,
+shutdown.
 
 A frozen dataclass like every config section: `mmkp serve --set allow_urls=true` or a YAML
 file (`--config`), checked by the config loader. Every limit answers with a 4xx JSON error
@@ -15,6 +16,9 @@ ENVIRONMENT = "MMKP_SERVE"  # how `python -m mmkp.serve` hands its options to ea
 
 @dataclass(frozen=True)
 class ServeSettings:
+    # Where the model runs (`mmkp serve --device`): cpu, cuda, cuda:N or auto (cuda when a GPU
+    # is visible); resolved by mmkp.devices, an unusable one refused at startup.
+    device: str = "cpu"
     # Request limits.
     max_text_chars: int = 5_000  # raw text characters per post (422 `text`)
     max_image_bytes: int = 10_000_000  # encoded image bytes (413 `image_base64` / `image`)

@@ -5,8 +5,8 @@ query, then a label head (docs/baselines.md, "BUTD")."""
 from mmkp.model.butd.config import BUTD, ButdConfig
 from mmkp.model.butd.model import BottomUpTopDown
 from mmkp.model.classifiers.base import builder
-from mmkp.model.registry import register_model
 
-register_model(BUTD, ButdConfig, builder(BottomUpTopDown))
+# name -> (config class, builder), read by mmkp.model.registry
+REGISTRATIONS = {BUTD: (ButdConfig, builder(BottomUpTopDown))}
 
-__all__ = ["BUTD", "BottomUpTopDown", "ButdConfig"]
+__all__ = ["BUTD", "REGISTRATIONS", "BottomUpTopDown", "ButdConfig"]

@@ -21,7 +21,6 @@ from mmkp.model.classifiers.config import (
 )
 from mmkp.model.classifiers.image import GridClassifier
 from mmkp.model.classifiers.text import PooledTextClassifier
-from mmkp.model.registry import register_model
 
 MEMBERS = {
     "avg": (AvgConfig, PooledTextClassifier),
@@ -30,11 +29,12 @@ MEMBERS = {
     "co-att": (CoAttConfig, CoAttentionClassifier),
     "ban": (BanConfig, BilinearAttentionClassifier),
 }
-for _name, (_config, _model) in MEMBERS.items():
-    register_model(_name, _config, builder(_model))
+# name -> (config class, builder), read by mmkp.model.registry
+REGISTRATIONS = {name: (config, builder(model)) for name, (config, model) in MEMBERS.items()}
 
 __all__ = [
     "MEMBERS",
+    "REGISTRATIONS",
     "AvgConfig",
     "BanConfig",
     "BilinearAttentionClassifier",

@@ -4,8 +4,8 @@ when the model is built."""
 
 from mmkp.model.flava.config import FLAVA, FlavaClassifierConfig
 from mmkp.model.flava.model import FlavaClassifier, build
-from mmkp.model.registry import register_model
 
-register_model(FLAVA, FlavaClassifierConfig, build)
+# name -> (config class, builder), read by mmkp.model.registry
+REGISTRATIONS = {FLAVA: (FlavaClassifierConfig, build)}
 
-__all__ = ["FLAVA", "FlavaClassifier", "FlavaClassifierConfig"]
+__all__ = ["FLAVA", "REGISTRATIONS", "FlavaClassifier", "FlavaClassifierConfig"]

@@ -3,8 +3,8 @@
 
 from mmkp.model.m3h_att.config import NAME, M3HAttConfig
 from mmkp.model.m3h_att.model import M3HAtt, build_m3h_att
-from mmkp.model.registry import register_model
 
-__all__ = ["M3HAtt", "M3HAttConfig", "build_m3h_att"]
+# name -> (config class, builder), read by mmkp.model.registry
+REGISTRATIONS = {NAME: (M3HAttConfig, build_m3h_att)}
 
-register_model(NAME, M3HAttConfig, build_m3h_att)
+__all__ = ["REGISTRATIONS", "M3HAtt", "M3HAttConfig", "build_m3h_att"]

@@ -2,8 +2,8 @@
 
 from mmkp.model.mmkp.config import MMKPConfig
 from mmkp.model.mmkp.model import MMKP, build_mmkp
-from mmkp.model.registry import register_model
 
-register_model("mmkp", MMKPConfig, build_mmkp)
+# name -> (config class, builder), read by mmkp.model.registry
+REGISTRATIONS = {"mmkp": (MMKPConfig, build_mmkp)}
 
-__all__ = ["MMKP", "MMKPConfig", "build_mmkp"]
+__all__ = ["MMKP", "REGISTRATIONS", "MMKPConfig", "build_mmkp"]

@@ -2,8 +2,8 @@
 
 from mmkp.model.one2seq.config import NAME, One2SeqConfig
 from mmkp.model.one2seq.model import One2Seq, build_one2seq
-from mmkp.model.registry import register_model
 
-register_model(NAME, One2SeqConfig, build_one2seq)
+# name -> (config class, builder), read by mmkp.model.registry
+REGISTRATIONS = {NAME: (One2SeqConfig, build_one2seq)}
 
-__all__ = ["One2Seq", "One2SeqConfig", "build_one2seq"]
+__all__ = ["REGISTRATIONS", "One2Seq", "One2SeqConfig", "build_one2seq"]

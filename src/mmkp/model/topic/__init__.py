@@ -5,10 +5,14 @@ trained jointly with its network:
     topic  TAKG (Wang et al. 2019): CopyRNN conditioned on the topic mixture  takg.py
 """
 
-from mmkp.model.registry import register_model
 from mmkp.model.topic.config import TakgConfig, TMNConfig
 from mmkp.model.topic.takg import build_takg
 from mmkp.model.topic.tmn import build_tmn
 
-register_model("topic", TakgConfig, build_takg)
-register_model("tmn", TMNConfig, build_tmn)
+# name -> (config class, builder), read by mmkp.model.registry
+REGISTRATIONS = {
+    "topic": (TakgConfig, build_takg),
+    "tmn": (TMNConfig, build_tmn),
+}
+
+__all__ = ["REGISTRATIONS", "TMNConfig", "TakgConfig"]
