@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mmkp.experiments.benchmark.experiment import BenchmarkOptions, run_benchmark
 from mmkp.experiments.benchmark.generated import GeneratedData
-from mmkp.experiments.benchmark.runner import Progress
 from mmkp.experiments.benchmark.suite import DATA_KINDS, load_suite, packaged_suites
+
+if TYPE_CHECKING:
+    from mmkp.experiments.benchmark.runner import Progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,6 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmkp.experiments.benchmark.experiment import BenchmarkOptions, run_benchmark
+
     if args.seeds < 1 or args.jobs < 1:
         raise ValueError(f"--seeds and --jobs must be at least 1, got {args.seeds}, {args.jobs}")
     root = Path(args.root)

@@ -7,10 +7,6 @@ from pathlib import Path
 
 import yaml
 
-from mmkp.io import output_dir
-from mmkp.training.config import load_config
-from mmkp.training.pipeline import run_training
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -39,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmkp.io import output_dir
+    from mmkp.training.config import load_config
+    from mmkp.training.pipeline import run_training
+
     try:
         config = load_config(args.config, args.overrides)
     except yaml.YAMLError as exc:

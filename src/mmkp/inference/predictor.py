@@ -155,7 +155,19 @@ class PredictionResult:
 
 class Predictor:
     """A trained model loaded once, ready to turn raw posts (text + optional image) into ranked
-    keyphrases with the model's image diagnostics (module docstring)."""
+    keyphrases with the model's image diagnostics (more in the module docstring).
+
+        predictor = Predictor.load("runs/demo/mm-mkp/model", device="auto")
+        result = predictor.predict("game day at #kca!", image="photo.jpg")
+        [(kp.text, kp.score) for kp in result.keyphrases], result.match_score
+
+    `load` reads a model directory (model.safetensors, config.json, vocab.json, labels.json)
+    onto `device` (cpu by default); `decode` is the search's settings (the checkpoint's own
+    unless given); the featurizer that turns images into OCR, entities and grid features is
+    built at the first image (text-only use loads no CNN). `predict` takes one post,
+    `predict_batch` many raw posts at once, `predict_many` streams posts already in the
+    dataset's form. Predicting leaves the model unchanged (eval mode): load once, predict many.
+    """
 
     def __init__(
         self,
