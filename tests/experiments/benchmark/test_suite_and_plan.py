@@ -133,7 +133,9 @@ def test_training_jobs_one_per_seed(tmp_path):
     )
     quick = plan(tmp_path, system, quick=True).jobs
     assert [job.run_dir.name for job in quick] == ["quick-seed-1"]
-    assert "--set train.stage1.epochs=2 --set train.stage2.epochs=1" in shlex.join(quick[0].command)
+    assert "--set train.stages.stage1.epochs=2 --set train.stages.stage2.epochs=1" in shlex.join(
+        quick[0].command
+    )
     assert quick[0].spec != jobs[0].spec
 
 

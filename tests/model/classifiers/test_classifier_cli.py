@@ -40,8 +40,8 @@ TINY_TRAIN = [
 def test_every_shipped_classifier_config_loads_as_its_member():
     for name in MEMBERS:
         config = load_config(BASELINES / f"{name}-generated.yaml")
-        assert config.model.name == name and config.train.stage1.terms == ("cla",)
-        assert config.train.stage2.epochs == 0 and config.decode.top_k == 5
+        assert config.model.name == name and config.train.stage("stage1").terms == ("cla",)
+        assert config.train.stage("stage2").epochs == 0 and config.decode.top_k == 5
     for name in REAL:
         config = load_config(BASELINES / f"{name}-real.yaml")
         assert config.data.features is None and config.data.train.last == 4770
