@@ -8,6 +8,7 @@ per-post error log (`errors.jsonl`) can say exactly why a post has no image feat
 from __future__ import annotations
 
 import io
+import threading
 import urllib.error
 import urllib.request
 import warnings
@@ -17,6 +18,9 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 WHITE = (255, 255, 255)
+# Held while a caller's Pillow image is read: a lazily opened image decodes on first use from
+# one shared file handle, which two threads must not drive at once (Pillow closes it after).
+_CALLER_IMAGE_LOCK = threading.Lock()
 
 
 class ImageError(ValueError):
@@ -171,11 +175,11 @@ def load_any(image: ImageSource, config: ImageLoadConfig | None = None) -> Image
     """A path, URL, encoded bytes or Pillow image as upright RGB; raises ImageError naming it.
 
     Bytes get a file's checks (size limit, decoding, EXIF, RGB), so an upload is read exactly
-    like the same file on disk. A Pillow image is already decoded: it is only made RGB.
+    like the same file on disk. A Pillow image becomes a private copy (`from_pil`).
     """
     config = config or ImageLoadConfig()
     if isinstance(image, Image.Image):
-        return to_rgb(image)
+        return from_pil(image)
     if isinstance(image, bytes):
         ref = f"<{len(image)} bytes>"
         _check_size(ref, len(image), "image", config)
@@ -183,3 +187,24 @@ def load_any(image: ImageSource, config: ImageLoadConfig | None = None) -> Image
     if isinstance(image, str | Path):
         return load_image(str(image), config)
     raise TypeError(f"expected a path, URL, bytes or PIL image, got {type(image).__name__}")
+
+
+def from_pil(image: Image.Image) -> Image.Image:
+    """The caller's Pillow image (any mode, maybe lazily opened and shared between threads) as
+    a private, fully loaded, upright RGB copy, so it reads like the same file decoded.
+
+    OCR and the CNN read the image on different threads: a lazy `Image.open(path)` read by both
+    decoded twice at once, which left one reader blank or failed on Pillow's closed file
+    handle. The load and the copy run under one lock; everything after reads only the copy.
+    """
+    ref = f"<PIL image {image.mode} {image.width}x{image.height}>"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # corrupt EXIF: the image itself is still usable
+        try:
+            with _CALLER_IMAGE_LOCK:
+                upright = ImageOps.exif_transpose(image)  # loads, always a new image
+        except Exception as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ImageError(ref, f"corrupt or truncated image ({reason})") from exc
+    assert upright is not None  # not in place: a new image
+    return to_rgb(upright)
