@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal
 from mmkp.config_loader import from_dict, load_yaml, to_dict
 from mmkp.data.config import DataConfig
 from mmkp.decoding.config import DecodeConfig
+from mmkp.devices import DEVICE_CHOICES, DEVICE_NAME
 from mmkp.inference.checkpoint import InferenceConfig
 from mmkp.model.config import DEFAULT_MODEL, ModelConfig
 from mmkp.model.registry import config_class
@@ -29,7 +30,6 @@ Monitor = Literal["loss", "F1@1", "F1@3", "F1@5", "MAP@5"]
 Precision = Literal["fp32", "bf16", "fp16"]
 MODEL_DEFAULT = "default"  # StageConfig.trainable: the model's own fine-tuning modules
 STAGE_NAME = re.compile(r"[A-Za-z0-9_-]+")  # a stage's name is its run folder: OUT/<name>/
-DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,8 @@ class TrainConfig:
                 "threads and eval_batch_size must be >= 1, got "
                 f"{self.threads}, {self.eval_batch_size}"
             )
-        if not DEVICE.fullmatch(self.device):
-            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if not DEVICE_NAME.fullmatch(self.device):
+            raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {self.device!r}")
         if self.device == "cpu" and self.precision != "fp32":
             raise ValueError(
                 f"precision {self.precision} needs a CUDA device; the CPU trains in fp32"

@@ -1,4 +1,5 @@
-"""Where training runs and in what precision: `train.device` and `train.precision`, in one place.
+"""Where training runs and in what precision: `train.device` and `train.precision`, in one place
+(the device name is resolved by `mmkp.devices`, as for `Predictor.load`).
 
     device     auto (cuda when available, else cpu) | cpu | cuda | cuda:N
     precision  fp32 | bf16 | fp16   (bf16 and fp16 autocast the forward passes on CUDA;
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from mmkp.data.batch import Batch
+from mmkp.devices import resolve_device
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # cuBLAS is deterministic only with a fixed workspace (torch docs, "Reproducibility"); read
@@ -37,8 +39,12 @@ class Hardware:
 
     @classmethod
     def from_config(cls, device: str, precision: str) -> Hardware:
-        """Resolve `train.device` (auto -> cuda or cpu) and check the precision fits it."""
-        resolved = resolve_device(device)
+        """Resolve `train.device` (auto -> cuda or cpu, `mmkp.devices`) and check the
+        precision fits it."""
+        try:
+            resolved = resolve_device(device)
+        except ValueError as exc:
+            raise ValueError(f"train.device: {exc}") from exc
         if precision != "fp32" and resolved.type != "cuda":
             raise ValueError(
                 f"train.precision {precision} needs a CUDA device, but train.device {device!r} "
@@ -72,22 +78,3 @@ class Hardware:
             torch.use_deterministic_algorithms(True, warn_only=True)
         else:
             torch.use_deterministic_algorithms(True)
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` -> cuda when available, else cpu; a named CUDA device must exist here."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"train.device {name}: CUDA is not available here (torch {torch.__version__}); "
-                "use train.device=cpu or auto"
-            )
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"train.device {name}: this machine has {torch.cuda.device_count()} CUDA "
-                "device(s), numbered from 0"
-            )
-    return device

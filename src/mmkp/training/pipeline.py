@@ -71,7 +71,7 @@ def run_training(
     splits = {"dev": data.dev_posts}
     if data.test_posts:
         splits["test"] = data.test_posts
-    predictor = Predictor.load(model_dir)
+    predictor = Predictor.load(model_dir, device=hardware.device)
     for split, posts in splits.items():
         path = out / f"{split}_predictions.jsonl"
         start = time.perf_counter()
