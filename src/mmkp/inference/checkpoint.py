@@ -5,6 +5,8 @@
                                family member), how posts become inputs, the decode settings,
                                the backbone of the image grids
     vocab.json, labels.json    the training vocabulary and keyphrase label set
+    processor.json             the featurizer the training images went through
+                               (`mmkp.processing.processor`); absent in older directories
 
 Training checkpoints add their trainer state beside these (`mmkp.training.state`). A
 directory is written beside its final place and renamed over it (`atomic_directory`), so an
@@ -28,7 +30,7 @@ import logging
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +43,20 @@ from mmkp.data.neighbours import INDEX_FILE, RetrievalIndex
 from mmkp.data.processor import TextOptions
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.decoding.config import DecodeConfig
+from mmkp.features import backbones
+from mmkp.features.featurizer import FeaturizerConfig
 from mmkp.features.store import FeatureStore
 from mmkp.io import atomic_directory, read_text, write_json_atomic
 from mmkp.model.config import DEFAULT_MODEL, ModelConfig
-from mmkp.model.protocol import KeyphraseModel
+from mmkp.model.protocol import INPUT_GRID, KeyphraseModel
 from mmkp.model.registry import build_model, config_class
+from mmkp.processing.processor import (
+    PROCESSOR_FILE,
+    Processor,
+    ProcessorConfig,
+    read_processor_config,
+    write_processor_config,
+)
 
 log = logging.getLogger("mmkp.inference")
 
@@ -79,6 +90,18 @@ class Checkpoint:
     labels: LabelSet
     config: InferenceConfig
     retrieval: RetrievalIndex | None = None  # the training posts' index (model.retrieval)
+    processor_config: ProcessorConfig = field(default_factory=ProcessorConfig)
+
+    def processor(self) -> Processor:
+        """A new processor feeding this model as it was fed in training."""
+        return Processor(
+            self.vocab,
+            self.labels,
+            self.config.text,
+            self.processor_config,
+            retrieval=self.retrieval,
+            grid_width=getattr(self.config.model, "image_dim", None),
+        )
 
 
 def save_checkpoint(
@@ -90,9 +113,11 @@ def save_checkpoint(
     config: InferenceConfig,
     extra: Callable[[Path], None] | None = None,
     retrieval: RetrievalIndex | None = None,
+    processor: ProcessorConfig | None = None,
 ) -> Path:
     """Write a model directory atomically; `extra(tmp)` may add files (a trainer state).
-    A model with `retrieval` in its config is saved with its index (retrieval.json).
+    A model with `retrieval` in its config is saved with its index (retrieval.json); the
+    processor config (processor.json) defaults to the one `config.backbone` implies.
 
     A write that fails (disk full, quota) is an OSError naming the directory, with its errno;
     the checkpoint that was there is left as it was."""
@@ -104,6 +129,7 @@ def save_checkpoint(
             if retrieval is not None:
                 retrieval.save(tmp)
             write_json_atomic(tmp / CONFIG_FILE, config.to_dict())
+            write_processor_config(tmp, processor or implied_processor(config, model))
             vocab.save(tmp / VOCAB_FILE)
             labels.save(tmp / LABELS_FILE)
             if extra is not None:
@@ -145,7 +171,27 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
     model.eval()
     options = config.model.retrieval
     retrieval = None if options is None else RetrievalIndex.load(directory, options, len(labels))
-    return Checkpoint(model=model, vocab=vocab, labels=labels, config=config, retrieval=retrieval)
+    processor = read_processor_config(directory) or implied_processor(config, model)
+    return Checkpoint(
+        model=model,
+        vocab=vocab,
+        labels=labels,
+        config=config,
+        retrieval=retrieval,
+        processor_config=processor,
+    )
+
+
+def implied_processor(config: InferenceConfig, model: KeyphraseModel) -> ProcessorConfig:
+    """The processor of a directory without processor.json (written before it existed): the
+    default featurizer on the backbone config.json names; without one, the default backbone
+    when the model reads no grids or grids as wide as its, else unknown (None)."""
+    if config.backbone is not None:
+        return ProcessorConfig(FeaturizerConfig(backbone=config.backbone))
+    default = backbones.DEFAULT_BACKBONE
+    dim = getattr(config.model, "image_dim", None)
+    unknown = INPUT_GRID in model.inputs and backbones.spec(default).channels != dim
+    return ProcessorConfig(None if unknown else FeaturizerConfig(backbone=default))
 
 
 def read_config(directory: str | Path) -> InferenceConfig:
@@ -296,7 +342,7 @@ def export_model(checkpoint: str | Path, target: str | Path) -> Path:
     """Copy a checkpoint without its trainer state: the model directory to ship or predict with."""
     checkpoint = Path(checkpoint)
     with atomic_directory(target) as tmp:
-        for name in (*MODEL_FILES, INDEX_FILE):
+        for name in (*MODEL_FILES, INDEX_FILE, PROCESSOR_FILE):
             if name in MODEL_FILES or (checkpoint / name).is_file():
                 shutil.copy2(checkpoint / name, tmp / name)
     return Path(target)

@@ -14,6 +14,12 @@
     # ValueError in its place and leaves the others alone
     predictor.predict_batch([RawPost("game day!", image=png_bytes), RawPost("???")])
 
+    # the same in steps, each raising for its own post (what `mmkp serve` batches):
+    loaded = predictor.load_post(RawPost("game day!", image="a.jpg"))  # ValueError: bad post
+    results = predictor.decode_prepared(predictor.featurize([loaded]))
+
+    Predictor.load("runs/cmkp/model", device="cuda")  # mmkp.devices: auto | cpu | cuda[:N]
+
 Raw text goes through `mmkp.data.tokenize.normalise`, the dataset's tokenisation, and an
 image (a path, an http(s) URL, bytes or a PIL image) through the same in-memory featurizer
 as training data (`mmkp.features.featurizer`: OCR, visual entities, grid features), so a
@@ -37,15 +43,13 @@ import torch
 from PIL import Image
 
 from mmkp.data.batch import GRID_SIDE, GridLookup
-from mmkp.data.batching import in_length_order
-from mmkp.data.processor import TextProcessor
 from mmkp.data.record import Entity, Post
 from mmkp.data.tokenize import normalise
 from mmkp.decoding.config import DecodeConfig
 from mmkp.decoding.generate import ScoredKeyphrase
 from mmkp.decoding.heads import predict_keyphrases
+from mmkp.devices import resolve_device
 from mmkp.evaluation.prediction_files import Prediction
-from mmkp.features import backbones
 from mmkp.features.featurizer import FeaturizerConfig, ImageFeatures, ImageFeaturizer
 from mmkp.features.images import ImageError
 from mmkp.features.ocr import OcrLine
@@ -66,6 +70,14 @@ class RawPost:
     text: str
     image: ImageInput | None = None
     id: str = INPUT_ID
+
+
+@dataclass(frozen=True)
+class LoadedPost:
+    """A raw post whose text is normalised and whose image is decoded, not yet featurized."""
+
+    post: Post
+    image: Image.Image | None
 
 
 @dataclass(frozen=True)
@@ -129,36 +141,33 @@ class PredictionResult:
 
 
 def featurizer_config(checkpoint: Checkpoint) -> FeaturizerConfig:
-    """The featurizer the training features came from: the checkpoint's backbone, or the
-    default backbone when the model reads grids as wide as its."""
-    backbone = checkpoint.config.backbone
-    if backbone is not None:
-        return FeaturizerConfig(backbone=backbone)
-    dim = getattr(checkpoint.config.model, "image_dim", None)
-    default = backbones.DEFAULT_BACKBONE
-    if INPUT_GRID in checkpoint.model.inputs and backbones.spec(default).channels != dim:
-        raise ValueError(
-            f"the model reads {dim}-channel grids but its training feature store is neither "
-            "named in the checkpoint nor here to tell the backbone; pass "
-            "Predictor.load(..., featurizer=ImageFeaturizer(FeaturizerConfig(backbone=..., "
-            "weights=...)))"
-        )
-    return FeaturizerConfig(backbone=default)
+    """The featurizer the model's training images went through (its processor's)."""
+    config = checkpoint.processor_config.featurizer
+    if config is None:
+        checkpoint.processor().featurizer()  # raises, saying what to pass instead
+    assert config is not None
+    return config
 
 
 class Predictor:
+    """A trained model loaded once, ready to turn raw posts (text + optional image) into ranked
+    keyphrases with the model's image diagnostics (module docstring)."""
+
     def __init__(
         self,
         checkpoint: Checkpoint,
         *,
         decode: DecodeConfig | None = None,
         featurizer: ImageFeaturizer | None = None,
+        device: str | torch.device | None = None,
     ):
         self.checkpoint = checkpoint
-        self.model = checkpoint.model.eval()
+        self.device = resolve_device(device)
+        self.model = checkpoint.model.to(self.device).eval()  # moved once
         self.decode = decode or checkpoint.config.decode
-        self.featurizer = featurizer  # built at the first image when None
-        self.processor = TextProcessor(checkpoint.vocab, checkpoint.labels, checkpoint.config.text)
+        self.processor = checkpoint.processor()
+        if featurizer is not None:
+            self.processor.use_featurizer(featurizer)
 
     @classmethod
     def load(
@@ -167,9 +176,21 @@ class Predictor:
         *,
         decode: DecodeConfig | None = None,
         featurizer: ImageFeaturizer | None = None,
+        device: str | torch.device | None = None,
     ) -> Predictor:
-        """A predictor for a model directory (model.safetensors, config.json, ...)."""
-        return cls(load_checkpoint(directory), decode=decode, featurizer=featurizer)
+        """A predictor for a model directory (model.safetensors, config.json, ...) on `device`
+        (`auto`, `cpu`, `cuda`, `cuda:N`; default cpu)."""
+        device = resolve_device(device)  # a missing GPU is refused before the model is read
+        return cls(load_checkpoint(directory), decode=decode, featurizer=featurizer, device=device)
+
+    @property
+    def featurizer(self) -> ImageFeaturizer | None:
+        """The image featurizer when built (the processor builds it at the first image)."""
+        return self.processor.featurizer() if self.processor.has_featurizer else None
+
+    @featurizer.setter
+    def featurizer(self, featurizer: ImageFeaturizer) -> None:
+        self.processor.use_featurizer(featurizer)
 
     @property
     def uses_image(self) -> bool:
@@ -198,26 +219,46 @@ class Predictor:
         return [p if isinstance(p, ValueError) else next(results) for p in prepared]
 
     def prepare(self, posts: Sequence[RawPost]) -> list[PreparedPost | ValueError]:
-        """Normalise each text and featurize every image in memory, one CNN pass for all."""
-        out: list[PreparedPost | ValueError] = []
-        loaded: list[tuple[int, Image.Image]] = []
+        """Normalise each text and featurize every image in memory, one CNN pass for all; a
+        post that cannot be read is its ValueError in its place."""
+        loaded: list[LoadedPost | ValueError] = []
         for raw in posts:
             try:
-                post = _raw_post(raw)
-                if raw.image is not None:
-                    loaded.append((len(out), self._featurizer().load(raw.image)))
-            except ValueError as exc:  # ImageError is one
-                out.append(ValueError(f"image {exc}") if isinstance(exc, ImageError) else exc)
-                continue
-            out.append(PreparedPost(post, None))
-        if loaded:
-            images = [image for _, image in loaded]
-            for (i, _), features in zip(
-                loaded, self._featurizer().featurize(images, grid=self.uses_image), strict=True
-            ):
-                post = out[i].post  # type: ignore[union-attr]
-                out[i] = PreparedPost(post, _add_features(post, features))
-        return out
+                loaded.append(self.load_post(raw))
+            except ValueError as exc:
+                loaded.append(exc)
+        featurized = iter(self.featurize([p for p in loaded if isinstance(p, LoadedPost)]))
+        return [p if isinstance(p, ValueError) else next(featurized) for p in loaded]
+
+    def load_post(self, raw: RawPost) -> LoadedPost:
+        """The normalised text and decoded image of one raw post; raises ValueError when the
+        text has no words or the image cannot be read (the message says which)."""
+        post = _raw_post(raw)
+        if raw.image is None:
+            return LoadedPost(post, None)
+        try:
+            return LoadedPost(post, self.processor.featurizer().load(raw.image))
+        except ImageError as exc:
+            raise ValueError(f"image {exc}") from exc
+
+    def featurize(self, posts: Sequence[LoadedPost]) -> list[PreparedPost]:
+        """OCR, entities and grids of the posts' images, one CNN pass for all, in their order
+        (a part that fails on one image is left empty, as `prepare` does)."""
+        with_image = [p for p in posts if p.image is not None]
+        features = iter(
+            self.processor.featurizer().featurize(
+                [p.image for p in with_image], grid=self.uses_image
+            )
+            if with_image
+            else []
+        )
+        prepared = []
+        for p in posts:
+            if p.image is None:
+                prepared.append(PreparedPost(p.post, None))
+            else:
+                prepared.append(PreparedPost(p.post, _add_features(p.post, next(features))))
+        return prepared
 
     def decode_prepared(
         self, posts: Sequence[PreparedPost], *, decode: DecodeConfig | None = None
@@ -233,11 +274,6 @@ class Predictor:
             dataclasses.replace(result, id=p.post.id, post=p.post)
             for result, p in zip(results, posts, strict=True)
         ]
-
-    def _featurizer(self) -> ImageFeaturizer:
-        if self.featurizer is None:  # built at the first image: text-only use loads no CNN
-            self.featurizer = ImageFeaturizer(featurizer_config(self.checkpoint))
-        return self.featurizer
 
     def predict_many(
         self,
@@ -273,29 +309,24 @@ class Predictor:
         grid_lookup: GridLookup | None,
         settings: DecodeConfig,
     ) -> list[PredictionResult]:
-        examples = self.processor.examples(posts, one2one=False)
+        """The posts' results in their order, decoded in batches of similar source length."""
         lookup = grid_lookup if self.uses_image else None
-
-        def decode(batches: Iterable[Any]) -> list[PredictionResult]:
-            results = []
-            for batch in batches:
-                encoded = self.model.encode(batch)
-                rows = predict_keyphrases(
-                    self.model,
-                    batch,
-                    self.checkpoint.vocab,
-                    self.checkpoint.labels,
-                    settings,
-                    encoded=encoded,
-                )
-                for row, keyphrases in enumerate(rows):
-                    post = posts[int(batch.post_index[row])]
-                    results.append(_result(post, keyphrases, encoded, row, batch.has_image))
-            return results
-
-        index = self.checkpoint.retrieval
-        neighbours = None if index is None else index.lookup(posts)
-        return in_length_order(examples, batch_size, lookup, decode, neighbours=neighbours)
+        batches = self.processor.batches(posts, batch_size, grid_lookup=lookup)
+        results: list[PredictionResult | None] = [None] * len(posts)
+        for rows, cpu_batch in batches:
+            batch = cpu_batch.to(self.device)  # moved once; decoding follows its tensors
+            encoded = self.model.encode(batch)
+            ranked = predict_keyphrases(
+                self.model,
+                batch,
+                self.processor.vocab,
+                self.processor.labels,
+                settings,
+                encoded=encoded,
+            )
+            for row, (i, keyphrases) in enumerate(zip(rows, ranked, strict=True)):
+                results[i] = _result(posts[i], keyphrases, encoded, row, cpu_batch.has_image)
+        return results  # type: ignore[return-value]  # every row is filled once
 
 
 def normalised_text(text: str) -> str:
