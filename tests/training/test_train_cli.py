@@ -32,6 +32,15 @@ def test_bad_override_is_a_clean_error(tmp_path, capsys):
     assert not (tmp_path / "config.json").exists()
 
 
+def test_device_is_a_train_device_override(tmp_path, capsys):
+    argv = ["train", "--config", str(TINY), "--out", str(tmp_path), "--device", "gpu"]
+    assert main(argv) == 2
+    assert "train: device must be one of auto | cpu | cuda | cuda:N, got 'gpu'" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "config.json").exists()
+
+
 @pytest.mark.slow
 def test_lr_decay_halves_the_rate_after_each_epoch_without_improvement(tmp_path, one_thread):
     from mmkp.training.config import load_config
