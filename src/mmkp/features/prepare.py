@@ -26,22 +26,22 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
+from mmkp.config_loader import to_dict
 from mmkp.data.errors import ErrorLog
 from mmkp.data.jsonl import read_posts, write_posts
 from mmkp.data.record import Post
 from mmkp.features import backbones
-from mmkp.features.entities import EntityServiceError
-from mmkp.features.featurizer import PRECOMPUTED, FeaturizerConfig, ImageFeatures, ImageFeaturizer
-from mmkp.features.images import ImageError, resolve
+from mmkp.features.featurizer import FeaturizerConfig, ImageFeaturizer
 from mmkp.features.journal import Finished, Journal
+from mmkp.features.posts import FeaturizedPost, featurize_posts
 from mmkp.features.store import FeatureWriter
 from mmkp.io import atomic_open, input_file, output_dir
 
@@ -90,70 +90,22 @@ class _Pipeline:
         self.featurizer = featurizer
         self.config = config
         dim = backbones.spec(config.backbone).channels
-        self.store = FeatureWriter(out / "features", backbone=config.backbone, dim=dim)
+        self.store = FeatureWriter(
+            out / "features", backbone=config.backbone, dim=dim, recorded=_recorded(config)
+        )
         self.journal = Journal(out / "journal.jsonl")
 
     def run_batch(self, posts: Sequence[Post], base: Path) -> list[Finished]:
-        finished = {post.id: Finished(post) for post in posts}
-        loaded: list[tuple[Post, Image.Image]] = []
-        for post in posts:
-            self._clear(post)
-            if post.image is None:
-                continue
-            try:
-                loaded.append((post, self.featurizer.load(resolve(post.image, base))))
-            except ImageError as exc:
-                finished[post.id].errors.append({"stage": "image", "reason": exc.reason})
-            except Exception as exc:  # the safety net: one post, whatever it raises
-                finished[post.id].errors.append({"stage": "image", "reason": _reason(exc)})
-        done: list[tuple[Post, ImageFeatures]] = []
-        for (post, _), found in zip(loaded, self._features(loaded), strict=True):
-            if isinstance(found, str):
-                finished[post.id].errors.append({"stage": "features", "reason": found})
-                continue
-            self._fill(post, found)
-            finished[post.id].errors.extend(found.errors)
-            done.append((post, found))
-        self._store([post for post, _ in done], [found for _, found in done])
-        return list(finished.values())
+        done = featurize_posts(self.featurizer, posts, base)
+        self._store([item for item in done if item.grid is not None])
+        return [Finished(item.post, item.errors) for item in done]
 
-    def _features(self, loaded: list[tuple[Post, Image.Image]]) -> list[ImageFeatures | str]:
-        """Each image's features, or why they failed: a batch that raises is redone image by
-        image, so only the image at fault fails."""
-        try:
-            return list(self.featurizer.featurize([image for _, image in loaded]))
-        except EntityServiceError:
-            raise  # no image can succeed: the run stops, resumable
-        except Exception as exc:
-            if len(loaded) == 1:
-                return [_reason(exc)]
-            return [self._features([item])[0] for item in loaded]
-
-    def _clear(self, post: Post) -> None:
-        """Until its image is read a post has no image-derived inputs (the dataset's own
-        entities stay with `precomputed`, its own OCR with `ocr=False`)."""
-        post.extra["has_image"] = False
-        if self.config.ocr:
-            post.ocr = ""
-            post.extra["ocr_lines"] = []
-        if self.config.entities != PRECOMPUTED:
-            post.entities = []
-
-    def _fill(self, post: Post, features: ImageFeatures) -> None:
-        """The image's inputs into the post, leaving what `_clear` kept (same key order)."""
-        if self.config.entities != PRECOMPUTED:
-            post.entities = features.entities
-        if self.config.ocr:
-            post.ocr = features.ocr.text
-            post.extra["ocr_lines"] = [line.to_json() for line in features.ocr.lines]
-        post.extra["has_image"] = True
-
-    def _store(self, posts: list[Post], features: list[ImageFeatures]) -> None:
+    def _store(self, done: list[FeaturizedPost]) -> None:
         """Append the grids the store lacks (a resumed run may have written some already)."""
-        new = [i for i, post in enumerate(posts) if post.id not in self.store]
+        new = [item for item in done if item.post.id not in self.store]
         if new:
-            grids = [features[i].grid for i in new]  # featurize was asked for grids: no None
-            self.store.append([posts[i].id for i in new], np.stack(grids))
+            grids = [item.grid for item in new]
+            self.store.append([item.post.id for item in new], np.stack(grids))
 
 
 def prepare(
@@ -201,6 +153,16 @@ def prepare(
     return summary
 
 
+def _recorded(config: PrepareConfig) -> dict[str, Any]:
+    """The featurizer settings and weights' identity the store keeps for training to save
+    with the model, so prediction featurizes images the same way (`mmkp.processing`)."""
+    featurizer = {f.name: getattr(config, f.name) for f in fields(FeaturizerConfig)}
+    return {
+        "featurizer": to_dict(FeaturizerConfig(**featurizer)),
+        "weights_sha256": backbones.weights_sha256(config.backbone, config.weights),
+    }
+
+
 def _with_ocr_threads(config: PrepareConfig, threads: int) -> PrepareConfig:
     """The featurizer's config with prepare's OCR thread count, so OCR keeps to its core."""
     return replace(config, ocr_config=replace(config.ocr_config, threads=threads))
@@ -219,11 +181,6 @@ def _todo(
         else:
             todo.append(post)
     return todo
-
-
-def _reason(exc: Exception) -> str:
-    """An unexpected exception as a one-line reason for errors.jsonl."""
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _count(summary: PrepareSummary, done: list[Finished]) -> None:

@@ -4,7 +4,9 @@
 Layout of a store folder (chosen over safetensors shards by benchmarks/features.py, see
 docs/features.md):
 
-    meta.json     {"format", "backbone", "dim", "regions", "dtype"}, written once, atomically
+    meta.json     {"format", "backbone", "dim", "regions", "dtype"}, written once, atomically;
+                  `prepare` adds "featurizer" (its FeaturizerConfig) and "weights_sha256", which
+                  training saves with the model (`mmkp.processing`)
     grids.f16     row i = the grid of the i-th id, 49 * dim float16 values, appended
     index.jsonl   one JSON string (a post id) per line, in row order, appended
 
@@ -72,6 +74,9 @@ class FeatureStore:
         self.backbone: str = meta["backbone"]
         self.dim: int = int(meta["dim"])
         self.regions: int = int(meta.get("regions", NUM_REGIONS))
+        # how the grids were made, as `prepare` recorded it (None in older stores)
+        self.featurizer: dict[str, Any] | None = meta.get("featurizer")
+        self.weights_sha256: str | None = meta.get("weights_sha256")
         self.ids = ids
         self._rows = {post_id: row for row, post_id in enumerate(ids)}
         if len(self._rows) != len(ids):
@@ -108,7 +113,15 @@ class FeatureWriter:
     `regions` is the row count of every grid: the CNN's 49, or a detector's N regions
     (`mmkp.features.regions`)."""
 
-    def __init__(self, folder: str | Path, *, backbone: str, dim: int, regions: int = NUM_REGIONS):
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        backbone: str,
+        dim: int,
+        regions: int = NUM_REGIONS,
+        recorded: dict[str, Any] | None = None,
+    ):
         self.folder = Path(folder)
         self.dim = dim
         self.regions = regions
@@ -126,7 +139,8 @@ class FeatureWriter:
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
             meta = {"format": FORMAT, "backbone": backbone, "dim": dim, "regions": regions}
-            write_json_atomic(self.folder / META, meta | {"dtype": "float16"})
+            # `recorded`: what made the grids (prepare's "featurizer" and "weights_sha256")
+            write_json_atomic(self.folder / META, meta | {"dtype": "float16"} | (recorded or {}))
         self.ids = _read_ids(self.folder, self.row_bytes)
         self._known = set(self.ids)
         self._repair()

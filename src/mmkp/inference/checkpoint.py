@@ -190,7 +190,8 @@ def implied_processor(config: InferenceConfig, model: KeyphraseModel) -> Process
         return ProcessorConfig(FeaturizerConfig(backbone=config.backbone))
     default = backbones.DEFAULT_BACKBONE
     dim = getattr(config.model, "image_dim", None)
-    unknown = INPUT_GRID in model.inputs and backbones.spec(default).channels != dim
+    reads_grids = INPUT_GRID in getattr(model, "inputs", ())  # a bare nn.Module reads none
+    unknown = reads_grids and backbones.spec(default).channels != dim
     return ProcessorConfig(None if unknown else FeaturizerConfig(backbone=default))
 
 

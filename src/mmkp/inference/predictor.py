@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,12 +53,14 @@ from mmkp.evaluation.prediction_files import Prediction
 from mmkp.features.featurizer import FeaturizerConfig, ImageFeatures, ImageFeaturizer
 from mmkp.features.images import ImageError
 from mmkp.features.ocr import OcrLine
+from mmkp.features.posts import featurize_posts
 from mmkp.inference.checkpoint import Checkpoint, load_checkpoint
 from mmkp.model.outputs import Encoded
 from mmkp.model.protocol import INPUT_GRID
 
 INPUT_ID = "input"  # the id `predict` gives the single post it builds
 CHUNK = 4096  # posts sorted by length together in `predict_many` (bounded memory)
+IMAGE_CHUNK = 256  # the same when their images are featurized on the way
 ImageInput = str | Path | bytes | Image.Image
 _WORD = re.compile(r"[a-z0-9]")  # normalised text is lowercase ASCII: a word has one of these
 
@@ -70,6 +72,17 @@ class RawPost:
     text: str
     image: ImageInput | None = None
     id: str = INPUT_ID
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    """`predict_many` featurizes the posts' own images: relative paths under `base`, in CNN
+    batches of `batch_size` (prepare's), each problem given to `on_error(post, {"stage",
+    "reason"})`; a post whose image fails is predicted without it, as `prepare` leaves it."""
+
+    base: Path
+    on_error: Callable[[Post, dict[str, str]], None]
+    batch_size: int = 16
 
 
 @dataclass(frozen=True)
@@ -281,25 +294,60 @@ class Predictor:
         batch_size: int = 32,
         *,
         grid_lookup: GridLookup | None = None,
+        images: ImagePolicy | None = None,
     ) -> Iterator[PredictionResult]:
         """Results in the order of `posts`, streamed: posts are read `CHUNK` at a time and
         batched by source length within a chunk. Grid features by post id come from
-        `grid_lookup` (e.g. a FeatureStore's `get`); text only where it gives None."""
+        `grid_lookup` (e.g. a FeatureStore's `get`); text only where it gives None, unless
+        `images` says to featurize the posts' own images (`ImagePolicy`)."""
         if batch_size < 1:  # checked now, not at the first result
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        return self._stream(posts, batch_size, grid_lookup)
+        return self._stream(posts, batch_size, grid_lookup, images)
 
     def _stream(
-        self, posts: Iterable[Post], batch_size: int, grid_lookup: GridLookup | None
+        self,
+        posts: Iterable[Post],
+        batch_size: int,
+        grid_lookup: GridLookup | None,
+        images: ImagePolicy | None,
     ) -> Iterator[PredictionResult]:
+        size = CHUNK if images is None else IMAGE_CHUNK  # grids in memory: 125 kB a post
         chunk: list[Post] = []
         for post in posts:
             chunk.append(post)
-            if len(chunk) == CHUNK:
-                yield from self._predict_chunk(chunk, batch_size, grid_lookup, self.decode)
+            if len(chunk) == size:
+                yield from self._stream_chunk(chunk, batch_size, grid_lookup, images)
                 chunk = []
         if chunk:
-            yield from self._predict_chunk(chunk, batch_size, grid_lookup, self.decode)
+            yield from self._stream_chunk(chunk, batch_size, grid_lookup, images)
+
+    def _stream_chunk(
+        self,
+        chunk: list[Post],
+        batch_size: int,
+        grid_lookup: GridLookup | None,
+        images: ImagePolicy | None,
+    ) -> list[PredictionResult]:
+        if images is not None:
+            grid_lookup = self._featurize_posts(chunk, grid_lookup, images)
+        return self._predict_chunk(chunk, batch_size, grid_lookup, self.decode)
+
+    def _featurize_posts(
+        self, posts: list[Post], grid_lookup: GridLookup | None, images: ImagePolicy
+    ) -> GridLookup:
+        """Featurize the images of the posts `grid_lookup` has no grid for, as `prepare`
+        does (their OCR and entities filled in place); the lookup of all grids."""
+        stored = grid_lookup or (lambda post_id: None)
+        todo = [p for p in posts if p.image is not None and stored(p.id) is None]
+        made: dict[str, np.ndarray] = {}
+        for start in range(0, len(todo), images.batch_size):
+            batch = todo[start : start + images.batch_size]
+            for item in featurize_posts(self.processor.featurizer(), batch, images.base):
+                if item.grid is not None:
+                    made[item.post.id] = item.grid
+                for error in item.errors:
+                    images.on_error(item.post, error)
+        return lambda post_id: made.get(post_id, stored(post_id))
 
     @torch.no_grad()
     def _predict_chunk(

@@ -24,7 +24,6 @@ default backbone when the model's grid width matches it).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from mmkp.data.record import Post
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.features import backbones
 from mmkp.features.featurizer import FeaturizerConfig, ImageFeaturizer
+from mmkp.features.store import FeatureStore
 from mmkp.io import read_text, write_json_atomic
 
 PROCESSOR_FILE = "processor.json"
@@ -65,13 +65,22 @@ class ProcessorConfig:
     @classmethod
     def recorded(cls, featurizer: FeaturizerConfig) -> ProcessorConfig:
         """The config of a featurizer about to run: its settings and its weights' identity."""
-        return cls(featurizer=featurizer, weights_sha256=weights_sha256(featurizer))
+        return cls(featurizer=featurizer, weights_sha256=_sha256(featurizer))
+
+    @classmethod
+    def of_store(cls, store: FeatureStore) -> ProcessorConfig:
+        """What `prepare` recorded in a feature store; an older store (no record) read as
+        the default featurizer on its backbone."""
+        if store.featurizer is None:
+            return cls(FeaturizerConfig(backbone=store.backbone))
+        featurizer = from_dict(FeaturizerConfig, store.featurizer, source=str(store.folder))
+        return cls(featurizer, weights_sha256=store.weights_sha256)
 
     def check_weights(self) -> None:
         """ValueError when the weights found here are not the ones the grids came from."""
         if self.weights_sha256 is None or self.featurizer is None:
             return
-        found = weights_sha256(self.featurizer)
+        found = _sha256(self.featurizer)
         if found != self.weights_sha256:
             raise ValueError(
                 f"the {self.featurizer.backbone} weights here (sha256 {found[:12]}...) are not "
@@ -79,16 +88,8 @@ class ProcessorConfig:
             )
 
 
-def weights_sha256(config: FeaturizerConfig) -> str:
-    """sha256 of the weights file the featurizer's backbone loads (bundled or the user's)."""
-    if config.weights is None and backbones.spec(config.backbone).needs_weights:
-        raise ValueError(f"backbone {config.backbone} has no bundled weights: pass its file")
-    path = Path(config.weights) if config.weights else backbones.bundled_weights(config.backbone)
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _sha256(config: FeaturizerConfig) -> str:
+    return backbones.weights_sha256(config.backbone, config.weights)
 
 
 def read_processor_config(directory: Path) -> ProcessorConfig | None:

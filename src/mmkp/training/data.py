@@ -18,6 +18,7 @@ from mmkp.data.processor import Example, TextProcessor
 from mmkp.data.record import Post
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.features.store import FeatureStore
+from mmkp.processing.processor import ProcessorConfig
 
 log = logging.getLogger("mmkp.training")
 T = TypeVar("T")
@@ -37,13 +38,13 @@ def load_split(split: SplitConfig) -> list[Post]:
     return selected
 
 
-def open_grids(config: DataConfig) -> tuple[GridLookup | None, str | None]:
-    """Image grid features by post id from the configured FeatureStore, and the backbone they
-    came from; (None, None): text only."""
+def open_grids(config: DataConfig) -> tuple[GridLookup | None, ProcessorConfig | None]:
+    """Image grid features by post id from the configured FeatureStore, and how they were
+    made (saved with the model); (None, None): text only."""
     if not config.features:
         return None, None
     store = FeatureStore.open(config.features)
-    return store.get, store.backbone
+    return store.get, ProcessorConfig.of_store(store)
 
 
 @dataclass
@@ -62,7 +63,18 @@ class TrainingData:
     dev_post_examples: list[Example]
     itm_examples: list[Example]  # D_itm pairs (no keyphrase), empty without `data.itm`
     grid_lookup: GridLookup | None
-    backbone: str | None  # the CNN of the grids, stored in every checkpoint
+    # how the grids were made (None: text only), saved with every checkpoint (processor.json)
+    processor: ProcessorConfig | None
+
+    @property
+    def backbone(self) -> str | None:
+        """The CNN of the grids (config.json's `backbone`); None: text only."""
+        return (
+            None
+            if self.processor is None or self.processor.featurizer is None
+            else (self.processor.featurizer.backbone)
+        )
+
     # With the model's `retrieval`: the index of the training posts (saved with the model)
     # and each split's neighbour votes by post position; training posts never retrieve
     # themselves. D_itm pairs have no neighbours.
@@ -173,7 +185,7 @@ def prepare_data(
     processor = TextProcessor(vocab, labels, config.text, match_label_keys=post_labels)
     itm_processor = TextProcessor(vocab, labels, config.text, match_label_keys=ITM_LABELS)
     itm_posts = load_split(config.itm) if config.itm is not None else []
-    grid_lookup, backbone = open_grids(config)
+    grid_lookup, processor_config = open_grids(config)
     rows = processor.joined_examples if config.targets == "one2seq" else processor.examples
     data = TrainingData(
         config=config,
@@ -187,7 +199,7 @@ def prepare_data(
         dev_post_examples=processor.examples(dev_posts, one2one=False),
         itm_examples=itm_processor.examples(itm_posts, one2one=False),
         grid_lookup=grid_lookup,
-        backbone=backbone,
+        processor=processor_config,
     )
     if retrieval is not None:
         index = RetrievalIndex.build(train_posts, labels, retrieval)

@@ -195,6 +195,7 @@ class StageRecipe:
             trainer=self.state,
             optimizer=self.optimizer,
             retrieval=self.data.retrieval,
+            processor=self.data.processor,
         )
 
     # -- helpers --------------------------------------------------------------------------

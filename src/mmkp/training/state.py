@@ -23,6 +23,7 @@ from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.inference.checkpoint import InferenceConfig, save_checkpoint
 from mmkp.io import read_text, recover_directory, write_json_atomic
 from mmkp.model.protocol import KeyphraseModel
+from mmkp.processing.processor import ProcessorConfig
 
 STATE_FILE = "trainer_state.json"
 STATE_TENSORS = "trainer_state.safetensors"
@@ -53,6 +54,7 @@ def save_training_checkpoint(
     trainer: TrainerState,
     optimizer: torch.optim.Optimizer | None,
     retrieval: RetrievalIndex | None = None,
+    processor: ProcessorConfig | None = None,
 ) -> Path:
     """A model directory with the trainer state, the optimizer and the torch RNG."""
 
@@ -72,6 +74,7 @@ def save_training_checkpoint(
         config=config,
         extra=write_state,
         retrieval=retrieval,
+        processor=processor,
     )
 
 

@@ -81,7 +81,10 @@ def test_a_step_gives_what_teacher_forcing_gives(one_thread):
     assert attention.shape == batch.src_ids.shape
     stepped = torch.stack(steps, dim=1) * batch.trg_mask
     torch.testing.assert_close(stepped, forced, atol=1e-5, rtol=1e-5)
-    assert int(state.prefix[0, 0]) == BOS_ID
+    # The state's prefix is the embedded inputs so far (DecoderState.hidden), <bos> first.
+    bos = model.decoder.embed(torch.full((batch.size, 1), BOS_ID), None)
+    assert state.hidden.size(1) == batch.trg_in.size(1)
+    assert torch.equal(state.hidden[:, :1], bos)
 
 
 def test_a_joined_sequence_splits_at_the_separator_in_order():

@@ -26,7 +26,6 @@ from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.model.config import ModelConfig
 from mmkp.model.m3h_att.config import M3HAttConfig
 from mmkp.model.m3h_att.fusion import M3HAttention, split_source
-from mmkp.model.m3h_att.transformer import TransformerDecoder, TransformerTextEncoder
 from mmkp.model.mmkp.model import label_word_ids
 from mmkp.model.modules.classifier import classification_loss
 from mmkp.model.modules.copy_generator import CopyGenerator, generation_loss, label_copy
@@ -35,6 +34,11 @@ from mmkp.model.modules.embeddings import PretrainedEmbeddings, init_word_embedd
 from mmkp.model.modules.image_encoder import ImageEncoder
 from mmkp.model.modules.pointer_decoding import PointerDecoding
 from mmkp.model.modules.text_encoder import TextEncoder
+from mmkp.model.modules.transformer import (
+    StackOptions,
+    TransformerPointerDecoder,
+    TransformerTextEncoder,
+)
 from mmkp.model.outputs import Encoded, Losses
 from mmkp.model.protocol import INPUT_GRID, INPUT_TEXT
 
@@ -43,6 +47,24 @@ from mmkp.model.protocol import INPUT_GRID, INPUT_TEXT
 # the keyphrases share the copy mass equally (normalised here: see copy_generator.py).
 LABEL_COPY_FORM = "word_softmax"
 COPY_LAMBDA = 0.5
+FFN_FACTOR = 2  # M3H-ATT(TF)'s feed-forward width = 2 d (short posts, a CPU budget)
+
+
+def post_ln_stack(config: M3HAttConfig) -> StackOptions:
+    """M3H-ATT(TF)'s layout: torch's post-LN layers, a LayerNorm on the inputs, unscaled
+    words, positions computed per call."""
+    return StackOptions(
+        num_heads=config.num_heads,
+        ff_size=FFN_FACTOR * config.size,
+        dropout=config.dropout,
+        norm_first=False,
+        input_norm=True,
+        scale_words=False,
+        words_in_input=False,
+        precomputed_positions=False,
+        causal_hint=True,
+        input_name="input",
+    )
 
 
 class M3HAtt(PointerDecoding, nn.Module):
@@ -72,10 +94,9 @@ class M3HAtt(PointerDecoding, nn.Module):
             )
             self.decoder: nn.Module = Decoder(e, d)
         else:
-            self.text_encoder = TransformerTextEncoder(
-                vocab_size, e, d, c.num_heads, c.dropout, c.encoder_layers
-            )
-            self.decoder = TransformerDecoder(e, d, c.num_heads, c.dropout, c.decoder_layers)
+            stack = post_ln_stack(c)
+            self.text_encoder = TransformerTextEncoder(vocab_size, e, d, c.encoder_layers, stack)
+            self.decoder = TransformerPointerDecoder(e, d, c.decoder_layers, stack)
         self.image_encoder = ImageEncoder(c.image_dim, d, c.dropout) if c.use_image else None
         self.fusion = M3HAttention(e, d, label_word_ids.size(0), c.num_heads, c.dropout)
         self.generator = CopyGenerator(

@@ -6,7 +6,8 @@
 
 The GRU reads only the previous word (no input feeding), so teacher forcing runs the whole
 target in one GRU call and decoding runs the same code on one step; both give the same numbers.
-`DecoderState` carries everything one step needs, per row, so beam search can reorder it.
+`DecoderState` carries everything one step needs, per row, so beam search can reorder it; it
+is every generator's state, the Transformer decoders' (modules.transformer) included.
 """
 
 from __future__ import annotations
@@ -21,15 +22,19 @@ from torch import nn
 class DecoderState:
     """Per-row decoding state; every tensor's first dimension is the row."""
 
-    hidden: torch.Tensor  # (N, d) s_j
+    # GRU: (N, d) s_j. Transformer: (N, t, e) the embedded inputs so far (t = 0 at the start),
+    # which each step re-reads (modules.transformer).
+    hidden: torch.Tensor
     memory: torch.Tensor  # (N, L, d) text encoder states h_i
-    keys: torch.Tensor  # (N, L, d) W_h h_i, projected once per source
+    keys: torch.Tensor | None  # (N, L, d) W_h h_i, projected once per source; None: no additive
+    # attention (ONE2SEQ / ONE2SET's copy attention projects its own)
     src_mask: torch.Tensor  # (N, L) bool
     src_ext_ids: torch.Tensor  # (N, L) long, extended ids for copying from X_T
     fused: torch.Tensor | None  # (N, d) H_f, added to every context vector (eq. 10); None: no H_f
     copy_ids: torch.Tensor | None  # (N, W) vocab ids of the classifier's top-k label words
     copy_weights: torch.Tensor | None  # (N, W) their copy probabilities, each row sums to one
     ext_size: int  # V_ext = vocabulary size + the batch's number of source OOV words
+    extra: torch.Tensor | None = None  # (N, e) added to every decoder input (One2Set's c_n)
 
     def reorder(self, index: torch.Tensor) -> DecoderState:
         """New state whose row i is old row index[i] (index (N',) long)."""
@@ -46,7 +51,7 @@ class DecoderOutput:
     states: torch.Tensor  # (B, T, d) s_j
     context: torch.Tensor  # (B, T, d) c_j
     attention: torch.Tensor  # (B, T, L) alpha_j, zero on padding
-    hidden: torch.Tensor  # (B, d) the last s_j
+    hidden: torch.Tensor  # the next DecoderState.hidden: (B, d) the last s_j, or (B, t + T, e)
 
 
 class AdditiveAttention(nn.Module):
@@ -82,6 +87,7 @@ class Decoder(nn.Module):
 
     def forward(self, inputs: torch.Tensor, state: DecoderState) -> DecoderOutput:
         """inputs (B, T, e) embedded previous words -> DecoderOutput for the T steps."""
+        assert state.keys is not None
         states, last = self.rnn(inputs, state.hidden.unsqueeze(0).contiguous())  # (B, T, d)
         context, attention = self.attention(states, state.keys, state.memory, state.src_mask)
         return DecoderOutput(states=states, context=context, attention=attention, hidden=last[0])

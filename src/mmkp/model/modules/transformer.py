@@ -1,247 +1,225 @@
-"""A Transformer encoder-decoder with copy attention, as the One2Seq/One2Set baselines use it
-(Ye et al., 2021, kg_one2set; Vaswani et al., 2017), built from torch's Transformer layers.
+"""The package's one Transformer stack (Vaswani et al., 2017), built from torch's layers, as
+M3H-ATT(TF) (post-LN) and ONE2SEQ / ONE2SET (pre-LN, kg_one2set) use it.
 
-    encode:  h_i = TransformerEncoder(W_in (sqrt(d) e(x_i) + e(type_i)) + PE(i))    (B, L, d)
-    decode:  s_j = TransformerDecoder(W_in sqrt(d) e(y_{j-1}) + PE(j) [+ c_n], H)   (B, T, d)
-             alpha_j, a_j = single-head attention of s_j over H      the copy distribution
-             P(y_j) = CopyGenerator([s_j; a_j], alpha_j)     (p_gen mix, modules.copy_generator)
+    input:    x_j = Dropout([LayerNorm](W_in v_j + PE(j)))      v_j (B, T, e) -> x_j (B, T, d)
+    encoder:  H = TransformerEncoder(x), zero on padding, M = masked max-pool of H      (B, L, d)
+    decoder:  s_j = TransformerDecoder(x_<=j, H), causal                                 (B, T, d)
 
-Both sides are pre-LayerNorm stacks with a final LayerNorm, as in kg_one2set, and share one
-word table (`embedding`). `extra` adds a vector to every input of a sequence: One2Set's
-control code c_n of slot n. The decoder has no incremental cache: a step re-runs the prefix
-(keyphrase targets are a few dozen tokens), so a step gives exactly what teacher forcing
-gives at that position.
+`StackOptions` holds what the members choose differently: where the LayerNorms sit (pre-LN
+with a final LayerNorm, or post-LN with one after the input), the sqrt(d) scale of the word
+vectors, whether the positions come from a table made once or are computed per call, and the
+form of the causal mask (each member keeps the arithmetic its published numbers came from).
+
+A Transformer decoder has no recurrent state: its `DecoderState.hidden` is the embedded prefix
+v_<j (N, t, e), empty before the first step, and each step re-runs the layers over the prefix
+plus the new word (keyphrases are a few words long), so a step gives exactly what teacher
+forcing gives at that position.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
-from typing import ClassVar
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from mmkp.data.batch import Batch
 from mmkp.data.layout import NUM_TYPES
-from mmkp.data.vocab import PAD_ID, UNK_ID
-from mmkp.model.config import ModelConfig, check_dropout, check_heads, check_sizes
-from mmkp.model.modules.copy_generator import CopyGenerator
+from mmkp.data.vocab import PAD_ID
+from mmkp.model.modules.decoder import AdditiveAttention, DecoderOutput, DecoderState
+from mmkp.model.modules.text_encoder import TextEncoding, masked_max
 
-MAX_POSITIONS = 1024  # longer than any X_T (max_src_len) or target the package builds
+MAX_POSITIONS = 1024  # the table's length: longer than any X_T (max_src_len) or target
 
 
 @dataclass(frozen=True)
-class TransformerModelConfig(ModelConfig):
-    """The sizes a Transformer member shares (kg_one2set: d 512, 6 + 6 layers, 8 heads)."""
+class StackOptions:
+    """How one member lays out the shared stack (the `*_stack` builders give each member's)."""
 
-    d_model: int = 128
-    num_heads: int = 4
-    encoder_layers: int = 2
-    decoder_layers: int = 2
-    ff_size: int = 256
-    dropout: float = 0.1
-
-    loss_terms: ClassVar[tuple[str, ...]] = ("gen",)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_sizes(self, "d_model", "num_heads", "encoder_layers", "decoder_layers", "ff_size")
-        check_heads(self.d_model, self.num_heads, width_name="d_model")
-        check_dropout(self.dropout)
-
-
-def require_one_row_per_post(batch: Batch, model: str) -> None:
-    """The joined-target members train on one row per post; one2one rows (several per post)
-    would teach them one keyphrase per sequence, so they are refused."""
-    if batch.post_index.unique().numel() < batch.size:
-        raise ValueError(
-            f"model {model!r} trains on one row per post with all its keyphrases, but the "
-            "batch has several rows of one post: set data.targets: one2seq"
-        )
+    num_heads: int
+    ff_size: int  # feed-forward width
+    dropout: float
+    norm_first: bool  # pre-LN layers (and a final LayerNorm), else post-LN (torch's default)
+    input_norm: bool  # LayerNorm on W_in v + PE (the post-LN stack's only one before layer 1)
+    scale_words: bool  # word vectors times sqrt(d) before W_in
+    # The input layer holds (a reference to) the word table: ONE2SEQ / ONE2SET's saved models
+    # list the table there too, and their decoder reads its ids through it.
+    words_in_input: bool
+    precomputed_positions: bool  # PE from a MAX_POSITIONS table, else computed per call
+    # torch's float causal mask with `tgt_is_causal` (lets torch pick a fused causal kernel),
+    # else a boolean one: the two agree to rounding, not bit for bit.
+    causal_hint: bool
+    # The input layer's attribute name: the name the member's saved models hold its tensors
+    # under ("input" in M3H-ATT(TF), "inputs" in ONE2SEQ / ONE2SET).
+    input_name: str
 
 
-def sequence_loss(nll: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """nll (B, T), mask (B, T) -> the NLL summed over each row's target, averaged over the
-    rows that have one (as modules.copy_generator.generation_loss); 0 when none has."""
-    rows = mask.any(dim=1)
-    if not rows.any():
-        return nll.sum() * 0.0
-    return (nll * mask).sum(dim=1)[rows].mean()
-
-
-def sinusoid_table(positions: int, size: int) -> torch.Tensor:
+def sinusoid_table(
+    positions: int, size: int, *, device: torch.device | None = None
+) -> torch.Tensor:
     """PE (positions, size): sin on even, cos on odd channels (Vaswani et al., 2017)."""
-    position = torch.arange(positions, dtype=torch.float).unsqueeze(1)
-    rate = torch.exp(torch.arange(0, size, 2, dtype=torch.float) * (-math.log(10000.0) / size))
-    table = torch.zeros(positions, size)
+    position = torch.arange(positions, device=device, dtype=torch.float).unsqueeze(1)
+    rate = torch.exp(
+        torch.arange(0, size, 2, device=device, dtype=torch.float) * (-math.log(10000.0) / size)
+    )  # (ceil(size / 2),)
+    table = torch.zeros(positions, size, device=device)
     table[:, 0::2] = torch.sin(position * rate)
     table[:, 1::2] = torch.cos(position * rate)[:, : size // 2]
     return table
 
 
 def attendable(src_mask: torch.Tensor) -> torch.Tensor:
-    """src_mask (B, L) with position 0 opened on empty rows, so no softmax runs over nothing."""
+    """src_mask (B, L) with position 0 opened on empty rows, so no softmax runs over nothing
+    (the stack's one empty-row guard; what such a row yields is masked out afterwards)."""
     first = torch.zeros_like(src_mask)
     first[:, 0] = True
     return src_mask | (first & ~src_mask.any(dim=1, keepdim=True))
 
 
-class InputEmbedding(nn.Module):
-    """W_in sqrt(d) e(w) + PE: word embeddings (width emb_size) into the model width d."""
+class InputLayer(nn.Module):
+    """v (B, T, e) -> Dropout([LayerNorm](W_in v + PE)) (B, T, d). With a word table, `words`
+    turns ids into v first (ONE2SEQ / ONE2SET's decoder re-reads its ids that way)."""
 
-    def __init__(self, embedding: nn.Embedding, d_model: int, dropout: float):
+    def __init__(
+        self, emb_size: int, size: int, options: StackOptions, embedding: nn.Embedding | None
+    ):
         super().__init__()
         self.embedding = embedding
-        self.scale = math.sqrt(d_model)
-        self.project = nn.Linear(embedding.embedding_dim, d_model)
-        self.dropout = nn.Dropout(dropout)
-        self.register_buffer("positions", sinusoid_table(MAX_POSITIONS, d_model), persistent=False)
+        self.scale = math.sqrt(size) if options.scale_words else None
+        self.project = nn.Linear(emb_size, size)
+        self.norm = nn.LayerNorm(size) if options.input_norm else None
+        self.dropout = nn.Dropout(options.dropout)
+        table = sinusoid_table(MAX_POSITIONS, size) if options.precomputed_positions else None
+        self.register_buffer("positions", table, persistent=False)
 
-    def forward(self, ids: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
-        """ids (B, T) vocab ids, extra (B, T, e) or (B, e) (the same at every position) added
-        to the word embeddings -> (B, T, d)."""
-        words = self.embedding(ids) * self.scale
+    def words(
+        self, ids: torch.Tensor, embedding: nn.Embedding, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """ids (B, T) -> v = e(ids) [* sqrt(d)] [+ extra] (B, T, e); extra (B, T, e), or (B, e)
+        added at every position."""
+        words = embedding(ids)
+        if self.scale is not None:
+            words = words * self.scale
         if extra is not None:
             words = words + (extra.unsqueeze(1) if extra.dim() == 2 else extra)
-        return self.dropout(self.project(words) + self.positions[: ids.size(1)])
+        return words
+
+    def forward(self, vectors: torch.Tensor) -> torch.Tensor:
+        steps = vectors.size(1)
+        projected = self.project(vectors)  # (B, T, d)
+        if self.positions is not None:
+            table = self.positions[:steps]
+        else:
+            table = sinusoid_table(steps, projected.size(-1), device=vectors.device)
+        x = projected + table
+        return self.dropout(x if self.norm is None else self.norm(x))
+
+
+def layer_options(size: int, options: StackOptions) -> dict[str, object]:
+    """The arguments of torch's encoder and decoder layers."""
+    return {
+        "d_model": size,
+        "nhead": options.num_heads,
+        "dim_feedforward": options.ff_size,
+        "dropout": options.dropout,
+        "batch_first": True,
+        "norm_first": options.norm_first,
+    }
+
+
+def final_norm(size: int, options: StackOptions) -> nn.LayerNorm | None:
+    """A pre-LN stack ends with a LayerNorm (its layers leave their outputs unnormalised)."""
+    return nn.LayerNorm(size) if options.norm_first else None
 
 
 class TransformerTextEncoder(nn.Module):
-    def __init__(self, vocab_size: int, config: TransformerModelConfig):
+    """X_T -> `TextEncoding`: word + segment-type vectors, the input layer, the layers."""
+
+    def __init__(
+        self, vocab_size: int, emb_size: int, size: int, layers: int, options: StackOptions
+    ):
         super().__init__()
-        c = config
-        self.embedding = nn.Embedding(vocab_size, c.emb_size, padding_idx=PAD_ID)
-        self.type_embedding = nn.Embedding(NUM_TYPES, c.emb_size)
-        self.inputs = InputEmbedding(self.embedding, c.d_model, c.dropout)
-        layer = nn.TransformerEncoderLayer(
-            c.d_model, c.num_heads, c.ff_size, c.dropout, batch_first=True, norm_first=True
-        )
+        self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=PAD_ID)
+        self.type_embedding = nn.Embedding(NUM_TYPES, emb_size)
+        word_table = self.embedding if options.words_in_input else None
+        self.options = options
+        self.add_module(options.input_name, InputLayer(emb_size, size, options, word_table))
+        layer = nn.TransformerEncoderLayer(**layer_options(size, options))
         self.layers = nn.TransformerEncoder(
-            layer, c.encoder_layers, norm=nn.LayerNorm(c.d_model), enable_nested_tensor=False
+            layer, layers, norm=final_norm(size, options), enable_nested_tensor=False
         )
 
-    def forward(self, ids: torch.Tensor, types: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """ids, types (B, L) long, mask (B, L) bool -> H (B, L, d), zero on padding."""
-        embedded = self.inputs(ids, self.type_embedding(types))  # (B, L, d)
-        memory = self.layers(embedded, src_key_padding_mask=~attendable(mask))
-        return memory * mask.unsqueeze(-1)
+    @property
+    def input_layer(self) -> InputLayer:
+        return getattr(self, self.options.input_name)
+
+    def forward(self, ids: torch.Tensor, types: torch.Tensor, mask: torch.Tensor) -> TextEncoding:
+        """ids, types (B, L) long, mask (B, L) bool -> TextEncoding; `final` is a Transformer
+        decoder's start, the empty prefix (B, 0, e)."""
+        words = self.input_layer.words(ids, self.embedding, self.type_embedding(types))
+        memory = self.layers(self.input_layer(words), src_key_padding_mask=~attendable(mask))
+        memory = memory * mask.unsqueeze(-1)  # (B, L, d)
+        empty = memory.new_zeros(ids.size(0), 0, words.size(-1))
+        return TextEncoding(memory=memory, pooled=masked_max(memory, mask), final=empty)
 
 
-@dataclass
-class TransformerState:
-    """What a decoding step needs, per row (reorderable for beam search)."""
+class TransformerDecoder(nn.Module):
+    """The input layer and the decoder layers; a member adds its copy attention."""
 
-    prefix: torch.Tensor  # (N, t) the inputs so far (<bos> first), extended ids
-    memory: torch.Tensor  # (N, L, d) encoder states H
-    src_mask: torch.Tensor  # (N, L) bool
-    src_ext_ids: torch.Tensor  # (N, L) long, extended ids for copying
-    extra: torch.Tensor | None  # (N, e) added to every input (One2Set's control code), or None
-    ext_size: int  # V_ext = vocabulary size + the batch's number of source OOV words
-
-    @classmethod
-    def start(
-        cls,
-        memory: torch.Tensor,
-        src_mask: torch.Tensor,
-        src_ext_ids: torch.Tensor,
-        ext_size: int,
-        extra: torch.Tensor | None = None,
-    ) -> TransformerState:
-        """The state before the first (<bos>) step."""
-        prefix = src_ext_ids.new_zeros(src_ext_ids.size(0), 0)
-        return cls(prefix, memory, src_mask, src_ext_ids, extra, ext_size)
-
-    def reorder(self, index: torch.Tensor) -> TransformerState:
-        moved = {
-            f.name: getattr(self, f.name).index_select(0, index)
-            for f in fields(self)
-            if isinstance(getattr(self, f.name), torch.Tensor)
-        }
-        return replace(self, **moved)
-
-
-class TransformerCopyDecoder(nn.Module):
-    """The decoder stack, the copy attention and the copy generator over V_ext."""
-
-    def __init__(self, embedding: nn.Embedding, vocab_size: int, config: TransformerModelConfig):
+    def __init__(
+        self,
+        emb_size: int,
+        size: int,
+        layers: int,
+        options: StackOptions,
+        embedding: nn.Embedding | None = None,
+    ):
         super().__init__()
-        c, d = config, config.d_model
-        self.vocab_size = vocab_size
-        self.inputs = InputEmbedding(embedding, d, c.dropout)
-        layer = nn.TransformerDecoderLayer(
-            d, c.num_heads, c.ff_size, c.dropout, batch_first=True, norm_first=True
-        )
-        self.layers = nn.TransformerDecoder(layer, c.decoder_layers, norm=nn.LayerNorm(d))
-        self.copy_attention = nn.MultiheadAttention(d, 1, batch_first=True)
-        self.generator = CopyGenerator(
-            2 * d, d, vocab_size, c.dropout, classifier_copy=False, hidden=False
-        )
+        self.options = options
+        self.add_module(options.input_name, InputLayer(emb_size, size, options, embedding))
+        layer = nn.TransformerDecoderLayer(**layer_options(size, options))
+        self.layers = nn.TransformerDecoder(layer, layers, norm=final_norm(size, options))
+
+    @property
+    def input_layer(self) -> InputLayer:
+        return getattr(self, self.options.input_name)
 
     def states(
-        self,
-        tokens: torch.Tensor,
-        memory: torch.Tensor,
-        src_mask: torch.Tensor,
-        extra: torch.Tensor | None = None,
+        self, prefix: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor
     ) -> torch.Tensor:
-        """tokens (B, T) extended decoder inputs (<bos> first), memory (B, L, d), src_mask
-        (B, L), extra (B, e) or None -> decoder states s_j (B, T, d)."""
-        steps = tokens.size(1)
-        in_vocab = tokens.masked_fill(tokens >= self.vocab_size, UNK_ID)  # copied OOV -> <unk>
-        causal = torch.ones(steps, steps, dtype=torch.bool, device=tokens.device).triu(1)
+        """prefix (B, T, e) embedded inputs (<bos> first), memory (B, L, d), src_mask (B, L)
+        -> decoder states s_j (B, T, d), each seeing the prefix up to itself."""
+        steps = prefix.size(1)
+        if self.options.causal_hint:
+            causal = nn.Transformer.generate_square_subsequent_mask(steps, device=prefix.device)
+        else:
+            causal = torch.ones(steps, steps, dtype=torch.bool, device=prefix.device).triu(1)
         return self.layers(
-            self.inputs(in_vocab, extra),
+            self.input_layer(prefix),
             memory,
             tgt_mask=causal,
+            tgt_is_causal=self.options.causal_hint,
             memory_key_padding_mask=~attendable(src_mask),
         )
 
-    def generate(
-        self,
-        states: torch.Tensor,
-        memory: torch.Tensor,
-        src_mask: torch.Tensor,
-        src_ext_ids: torch.Tensor,
-        ext_size: int,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """states (B, T, d) -> log P (B, T, V_ext) and the copy attention alpha (B, T, L)."""
-        context, alpha = self.copy_attention(
-            states, memory, memory, key_padding_mask=~attendable(src_mask), need_weights=True
-        )  # (B, T, d), (B, T, L)
-        features = torch.cat([states, context], dim=-1)
-        return self.generator(features, alpha, src_ext_ids, ext_size, None), alpha
 
-    def forward(
-        self,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        mask: torch.Tensor,
-        state: TransformerState,
-    ) -> torch.Tensor:
-        """Teacher forcing: inputs, targets (B, T) extended ids, mask (B, T) bool -> the NLL
-        (B, T) of each target token, 0 off the mask. The V_ext-wide output is computed at the
-        masked positions only (most of One2Set's slot positions are padding after a ∅)."""
-        states = self.states(inputs, state.memory, state.src_mask, state.extra)  # (B, T, d)
-        rows = mask.nonzero()[:, 0]  # (P,) the row of every real position
-        log_probs, _ = self.generate(
-            states[mask].unsqueeze(1),  # (P, 1, d)
-            state.memory[rows],
-            state.src_mask[rows],
-            state.src_ext_ids[rows],
-            state.ext_size,
-        )  # (P, 1, V_ext)
-        picked = log_probs[:, 0].gather(1, targets[mask].unsqueeze(1)).squeeze(1)  # (P,)
-        return torch.zeros_like(states[..., 0]).masked_scatter(mask, -picked)
+class TransformerPointerDecoder(TransformerDecoder):
+    """The Transformer counterpart of `modules.decoder.Decoder` for `PointerDecoding`
+    (M3H-ATT(TF)): the stack, then an additive copy attention of s_j over H (eq. 9's)."""
 
-    def step(
-        self, tokens: torch.Tensor, state: TransformerState
-    ) -> tuple[torch.Tensor, torch.Tensor, TransformerState]:
-        """tokens (N,) the previous step's ids (<bos> first) -> log P (N, V_ext), alpha (N, L)
-        of the next token, and the state with `tokens` appended to its prefix."""
-        prefix = torch.cat([state.prefix, tokens[:, None]], dim=1)  # (N, t + 1)
-        states = self.states(prefix, state.memory, state.src_mask, state.extra)[:, -1:]
-        log_probs, alpha = self.generate(
-            states, state.memory, state.src_mask, state.src_ext_ids, state.ext_size
-        )
-        return log_probs[:, -1], alpha[:, -1], replace(state, prefix=prefix)
+    def __init__(self, emb_size: int, size: int, layers: int, options: StackOptions):
+        super().__init__(emb_size, size, layers, options)
+        self.attention = AdditiveAttention(size)  # the copy attention
+
+    def project_memory(self, memory: torch.Tensor) -> torch.Tensor:
+        """W_h h_i for every source position: (B, L, d) -> (B, L, d)."""
+        return self.attention.key(memory)
+
+    def forward(self, inputs: torch.Tensor, state: DecoderState) -> DecoderOutput:
+        """inputs (B, T, e) embedded next words after the prefix in `state.hidden` (B, t, e)
+        -> DecoderOutput for the T new steps, whose `hidden` is the longer prefix."""
+        assert state.keys is not None
+        prefix = torch.cat([state.hidden, inputs], dim=1)  # (B, t + T, e)
+        states = self.states(prefix, state.memory, state.src_mask)[:, -inputs.size(1) :]
+        context, attention = self.attention(states, state.keys, state.memory, state.src_mask)
+        return DecoderOutput(states=states, context=context, attention=attention, hidden=prefix)

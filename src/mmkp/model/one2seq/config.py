@@ -1,10 +1,10 @@
-"""One2Seq's settings: the shared Transformer sizes (modules.transformer), nothing else."""
+"""One2Seq's settings: the shared Transformer sizes (modules.transformer_generator), no more."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmkp.model.modules.transformer import TransformerModelConfig
+from mmkp.model.modules.transformer_generator import TransformerModelConfig
 
 NAME = "one2seq"
 

@@ -19,13 +19,13 @@ from typing import ClassVar
 from mmkp.data.batch import Batch
 from mmkp.data.vocab import SEG_ID, LabelSet, Vocab
 from mmkp.model.config import ModelConfig
+from mmkp.model.modules.decoder import DecoderState
 from mmkp.model.modules.embeddings import PretrainedEmbeddings, init_word_embeddings
-from mmkp.model.modules.transformer import (
-    TransformerState,
+from mmkp.model.modules.transformer_generator import (
+    TransformerGenerator,
     require_one_row_per_post,
     sequence_loss,
 )
-from mmkp.model.modules.transformer_generator import TransformerGenerator
 from mmkp.model.one2seq.config import One2SeqConfig
 from mmkp.model.outputs import Encoded, Losses
 
@@ -58,9 +58,9 @@ class One2Seq(TransformerGenerator):
             losses["gen"] = sequence_loss(nll, batch.trg_mask)
         return losses
 
-    def init_decoder_state(self, batch: Batch, encoded: Encoded) -> TransformerState:
+    def init_decoder_state(self, batch: Batch, encoded: Encoded) -> DecoderState:
         assert encoded.memory is not None
-        return TransformerState.start(
+        return self.decoder.start(
             encoded.memory, batch.src_mask, batch.src_ext_ids, self.vocab_size + batch.max_oov
         )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from mmkp.model.modules.transformer import TransformerModelConfig
+from mmkp.model.modules.transformer_generator import TransformerModelConfig
 
 NAME = "one2set"
 

@@ -27,9 +27,12 @@ from torch import nn
 from mmkp.data.batch import Batch
 from mmkp.data.vocab import BOS_ID, EOS_ID, LabelSet, Vocab
 from mmkp.model.config import ModelConfig
+from mmkp.model.modules.decoder import DecoderState
 from mmkp.model.modules.embeddings import INIT_RANGE, PretrainedEmbeddings, init_word_embeddings
-from mmkp.model.modules.transformer import TransformerState, require_one_row_per_post
-from mmkp.model.modules.transformer_generator import TransformerGenerator
+from mmkp.model.modules.transformer_generator import (
+    TransformerGenerator,
+    require_one_row_per_post,
+)
 from mmkp.model.one2set.assignment import assign_targets
 from mmkp.model.one2set.config import One2SetConfig
 from mmkp.model.one2set.targets import SlotTargets, slot_targets
@@ -118,11 +121,11 @@ class One2Set(TransformerGenerator):
         return (c.null_weight_present,)
 
     # ------------------------------------------------------------------------------ slots
-    def _slot_state(self, batch: Batch, encoded: Encoded) -> TransformerState:
+    def _slot_state(self, batch: Batch, encoded: Encoded) -> DecoderState:
         """One decoding row per (post, slot): row b * N + n is slot n of post b."""
         assert encoded.memory is not None
         n = self.config.num_slots
-        return TransformerState.start(
+        return self.decoder.start(
             encoded.memory.repeat_interleave(n, dim=0),
             batch.src_mask.repeat_interleave(n, dim=0),
             batch.src_ext_ids.repeat_interleave(n, dim=0),
@@ -140,7 +143,7 @@ class One2Set(TransformerGenerator):
         """`steps` greedy steps of every slot: per step, log P (B, N, V_ext) and alpha (B, N, L)
         (blocked ids never chosen); the chosen token is the argmax of log P."""
         state = self._slot_state(batch, encoded)
-        tokens = torch.full((state.prefix.size(0),), BOS_ID, device=batch.src_ids.device)
+        tokens = torch.full((state.memory.size(0),), BOS_ID, device=batch.src_ids.device)
         blocked = torch.tensor(sorted(set(blocked_ids)), dtype=torch.long, device=tokens.device)
         out = []
         for _ in range(steps):
@@ -186,7 +189,7 @@ class One2Set(TransformerGenerator):
     # The package's search does not drive One2Set (`search_keyphrases` replaces it), but a
     # generator keeps the protocol's two methods (`step` is the shared one): one slot row per
     # (post, slot).
-    def init_decoder_state(self, batch: Batch, encoded: Encoded) -> TransformerState:
+    def init_decoder_state(self, batch: Batch, encoded: Encoded) -> DecoderState:
         return self._slot_state(batch, encoded)
 
 
