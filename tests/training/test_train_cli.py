@@ -14,7 +14,7 @@ def test_mmkp_train_runs_both_stages_and_resume_skips_finished_ones(tmp_path, ca
     out = capsys.readouterr().out
     assert "stage1: 2 epochs" in out and "stage2: 1 epochs" in out
     assert f"model: {tmp_path / 'model'}" in out
-    assert json.loads((tmp_path / "config.json").read_text())["train"]["stage2"]["epochs"] == 1
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["stages"][1]["epochs"] == 1
 
     # More stage-2 epochs on resume: stage 1 is finished and kept, stage 2 continues.
     resumed = [*args, "train.stage1.epochs=2", "--set", "train.stage2.epochs=2", "--resume"]
