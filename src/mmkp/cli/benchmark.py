@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quick", action="store_true", help="one seed, a few epochs")
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side (default 2)")
     parser.add_argument(
+        "--device", help="train every run on this device: auto, cpu, cuda or cuda:N"
+    )
+    parser.add_argument(
         "--root",
         default=".",
         help="project root the suite's config paths start from (default: here)",
@@ -77,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data,
         seeds=tuple(range(1, args.seeds + 1)),
         quick=args.quick,
+        device=args.device,
         workers=args.jobs,
         root=root,
         train=not args.no_train,
