@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_model
 
 from mmkp.data.batch import Batch
-from mmkp.data.batching import in_length_order
+from mmkp.data.batching import length_sorted_batches
 from mmkp.decoding.heads import Head, predict_keyphrases
 from mmkp.evaluation.metrics import evaluate
 from mmkp.inference.checkpoint import MODEL_FILE
@@ -105,27 +105,27 @@ class StageRecipe:
         self.model.eval()
         data, decode, head = self.data, self.config.decode, self.head
 
-        def predict(batches: Iterable[Batch]) -> list[list[str]]:
-            rows = []
-            for batch in batches:
-                with self.hardware.autocast():
-                    rows += predict_keyphrases(
-                        self.model,
-                        self.hardware.to_device(batch),
-                        data.vocab,
-                        data.labels,
-                        decode,
-                        head=head,
-                    )
-            return [[kp.text for kp in row] for row in rows]
-
-        return in_length_order(
-            self.data.dev_post_examples,
+        examples = data.dev_post_examples
+        ranked: list[list[str]] = [[] for _ in examples]
+        batches = length_sorted_batches(
+            examples,
             self.config.train.eval_batch_size,
-            self.data.grid_lookup,
-            predict,
-            neighbours=self.data.dev_neighbours,
+            grid_lookup=data.grid_lookup,
+            neighbours=data.dev_neighbours,
         )
+        for rows, batch in batches:
+            with self.hardware.autocast():
+                keyphrases = predict_keyphrases(
+                    self.model,
+                    self.hardware.to_device(batch),
+                    data.vocab,
+                    data.labels,
+                    decode,
+                    head=head,
+                )
+            for i, row in zip(rows, keyphrases, strict=True):
+                ranked[i] = [kp.text for kp in row]
+        return ranked
 
     # -- the protocol ---------------------------------------------------------------------
     def setup(self) -> None:
