@@ -27,7 +27,7 @@ from mmkp.inference.checkpoint import LABELS_FILE, VOCAB_FILE, export_model
 from mmkp.inference.predictor import Predictor
 from mmkp.io import write_json_atomic
 from mmkp.training.config import ExperimentConfig
-from mmkp.training.data import TrainingData, prepare_data
+from mmkp.training.data import TrainingData, check_grid_width, prepare_data
 from mmkp.training.device import Hardware
 from mmkp.training.recipe import EpochCallback, StageRecipe
 
@@ -52,6 +52,7 @@ def run_training(
     hardware = Hardware.from_config(config.train.device, config.train.precision)
     _record_config(out, config, resume=resume)
     data = _prepare(config, out, resume=resume)
+    check_grid_width(config.model, data)
     history = {}
     for index in range(len(config.train.stages)):
         recipe = StageRecipe(
