@@ -28,6 +28,9 @@ class Encoded:
     match_logit: torch.Tensor | None = None  # (B,) the matcher's logit (eq. 3)
     match_score: torch.Tensor | None = None  # (B,) s_c in [0, 1]; 0 on rows without an image
     region_scores: torch.Tensor | None = None  # (B, R) A (eq. 4); 0 on rows without an image
+    # (B, L) log g of the image-text gate (modules.segment_gate), added to the decoder's
+    # attention scores; None: no gate
+    source_bias: torch.Tensor | None = None
 
     @classmethod
     def of_text(cls, text: TextEncoding, src_mask: torch.Tensor, **fields: Any) -> Encoded:

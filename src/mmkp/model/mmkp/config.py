@@ -19,6 +19,9 @@ from mmkp.model.config import (
 )
 
 MMKP_LOSS_TERMS = ("itm", "irtm", "cla", "gen")
+# How the OCR and entity tokens of X_T are gated (model.modules.segment_gate).
+ImageTextGate = Literal["off", "score", "learned"]
+IMAGE_TEXT_GATES: tuple[str, ...] = ("off", "score", "learned")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,11 @@ class MMKPConfig(ModelConfig):
     region_contrast: bool = False
     # Beyond the paper: a text-image product term in the matcher's logit (image_text_matcher).
     matcher_interaction: bool = False
+    # Beyond the paper (issue 24): s_c ("score") or a gate learnt from s_c and the segment
+    # summaries ("learned") also weighs the OCR and entity tokens of X_T, in H_T and in the
+    # decoder's attention and copy (modules.segment_gate); "off": the paper's filter, which
+    # gates only H_I. Needs the matcher (s_c).
+    image_text_gate: ImageTextGate = "off"
 
     loss_terms: ClassVar[tuple[str, ...]] = MMKP_LOSS_TERMS
     # Stage 2 trains the generator only by default, as the paper's public code does.
@@ -80,6 +88,7 @@ class MMKPConfig(ModelConfig):
         "label_copy": "split",
         "region_contrast": False,
         "matcher_interaction": False,
+        "image_text_gate": "off",
     }
 
     def __post_init__(self) -> None:
@@ -89,6 +98,15 @@ class MMKPConfig(ModelConfig):
             raise ValueError("neighbour_copy needs model.retrieval (e.g. retrieval: {k: 40})")
         if self.copy_lambda is not None and not 0.0 <= self.copy_lambda <= 1.0:
             raise ValueError(f"copy_lambda must be in [0, 1], got {self.copy_lambda}")
+        if self.image_text_gate not in IMAGE_TEXT_GATES:
+            raise ValueError(
+                f"image_text_gate must be one of {IMAGE_TEXT_GATES}, got {self.image_text_gate!r}"
+            )
+        if self.image_text_gate != "off" and not self.uses_matching:
+            raise ValueError(
+                f"image_text_gate={self.image_text_gate!r} needs s_c: set use_image, "
+                "noise_filter and image_text_matching to true, or image_text_gate: off"
+            )
         if self.output_vocab is not None and self.output_vocab < 1:
             raise ValueError(f"output_vocab must be >= 1, got {self.output_vocab}")
         check_sizes(
@@ -132,6 +150,11 @@ class MMKPConfig(ModelConfig):
     def classifier_copy(self) -> bool:
         """Whether the decoder copies from the classifier's top-k labels (eq. 12-13)."""
         return self.use_cla_loss if self.use_classifier_copy is None else self.use_classifier_copy
+
+    @property
+    def gates_image_text(self) -> bool:
+        """Whether s_c also gates the OCR and entity tokens of X_T (modules.segment_gate)."""
+        return self.image_text_gate != "off"
 
     @property
     def uses_regions(self) -> bool:

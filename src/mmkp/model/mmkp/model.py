@@ -5,6 +5,9 @@
               M_T, H_I --ImageTextMatcher--> s_c                              (eq. 3)
               M_T, H_I, s_c --RegionFilter--> A, H_I' = sigmoid(A) (.) H_I    (eq. 4-5)
               M_T, H_I' --KeyphraseClassifier--> H_f, label logits            (eq. 6-8)
+              (option image_text_gate, beyond the paper: s_c --SegmentGate--> g on the OCR
+              and entity tokens; H_T' = g (.) H_T, M_T' = max-pool H_T' for the classifier,
+              log g added to the decoder's attention scores)
     decode:   y_{j-1}, s_{j-1}, H_T --Decoder--> s_j, alpha_j, c_j            (eq. 9)
               [e(y_{j-1}); s_j; c_j + H_f] --CopyGenerator--> P(y_j)          (eq. 10-14)
     losses:   stage 1: L_itm + L_irtm + L_cla (eq. 15-18); stage 2: L_gen (eq. 19)
@@ -16,7 +19,7 @@ Ablation switches live in MMKPConfig; modules a configuration does not use are n
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import torch
@@ -42,6 +45,7 @@ from mmkp.model.modules.image_encoder import ImageEncoder, ImageEncoding
 from mmkp.model.modules.image_text_matcher import ImageTextMatcher, matching_loss
 from mmkp.model.modules.pointer_decoding import PointerDecoding
 from mmkp.model.modules.region_filter import RegionFilter, region_contrast_loss, region_loss
+from mmkp.model.modules.segment_gate import GatedText, SegmentGate
 from mmkp.model.modules.text_encoder import TextEncoder, TextEncoding
 from mmkp.model.outputs import Encoded, Losses
 from mmkp.model.protocol import INPUT_GRID, INPUT_TEXT
@@ -95,6 +99,7 @@ class MMKP(PointerDecoding, nn.Module):
                 interaction=c.matcher_interaction,
             )
         self.region_filter = RegionFilter(d) if c.uses_regions else None
+        self.segment_gate = SegmentGate(d, c.image_text_gate) if c.gates_image_text else None
         self.classifier = None
         if c.uses_classifier:
             self.classifier = KeyphraseClassifier(
@@ -135,13 +140,18 @@ class MMKP(PointerDecoding, nn.Module):
         text = self.text_encoder(batch.src_ids, batch.src_types, batch.src_mask)
         image = self._encode_image(batch)
         noise = FilteredImage() if image is None else self._filter_noise(batch, text, image)
+        gated = self._gate_image_text(batch, text, noise)
+        memory, pooled = (
+            (text.memory, text.pooled) if gated is None else (gated.memory, gated.pooled)
+        )
         fused = logits = None
         if self.classifier is not None:
-            fused = self.classifier.fuse(text.pooled, noise.filtered, noise.region_mask)  # H_f
+            fused = self.classifier.fuse(pooled, noise.filtered, noise.region_mask)  # H_f
             logits = self.classifier(fused)
         return Encoded.of_text(
-            text,
+            replace(text, memory=memory),
             batch.src_mask,
+            source_bias=None if gated is None else gated.log_gate,
             fused=fused,
             label_logits=logits,
             regions=noise.regions,
@@ -177,6 +187,16 @@ class MMKP(PointerDecoding, nn.Module):
         elif out.match_score is not None:  # coarse-grained filter only: s_c scales the image
             out.filtered = out.match_score[:, None, None] * image.regions
         return out
+
+    def _gate_image_text(
+        self, batch: Batch, text: TextEncoding, noise: FilteredImage
+    ) -> GatedText | None:
+        """The image-text gate on X_T's OCR and entity tokens (option, beyond the paper)."""
+        if self.segment_gate is None or noise.match_score is None:
+            return None
+        return self.segment_gate(
+            text.memory, batch.src_types, batch.src_mask, noise.match_score, batch.has_image
+        )
 
     # ------------------------------------------------------------------------------- losses
     def forward(self, batch: Batch, terms: Collection[str]) -> Losses:
@@ -249,7 +269,8 @@ class MMKP(PointerDecoding, nn.Module):
             sources.append(
                 voted_copy(batch.neighbour_labels, batch.neighbour_weights, self.label_word_ids)
             )
-        return self.source_state(batch, encoded, combine(sources) if sources else None)
+        state = self.source_state(batch, encoded, combine(sources) if sources else None)
+        return replace(state, src_bias=encoded.source_bias)
 
 
 def output_ids(label_word_ids: torch.Tensor, frequent: int) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Keyphrase decoder (eq. 9): a GRU with additive attention over the text encoder states.
 
     s_j   = GRU(e(y_{j-1}), s_{j-1}),  s_0 = [last forward ; last backward] encoder state
-    e_ji  = v^T tanh(W_s s_j + W_h h_i + b),  alpha_j = softmax over the real tokens of X_T
+    e_ji  = v^T tanh(W_s s_j + W_h h_i + b) (+ b_i, an optional per-token bias),
+    alpha_j = softmax over the real tokens of X_T
     c_j   = sum_i alpha_ji h_i
 
 The GRU reads only the previous word (no input feeding), so teacher forcing runs the whole
@@ -35,6 +36,8 @@ class DecoderState:
     copy_weights: torch.Tensor | None  # (N, W) their copy probabilities, each row sums to one
     ext_size: int  # V_ext = vocabulary size + the batch's number of source OOV words
     extra: torch.Tensor | None = None  # (N, e) added to every decoder input (One2Set's c_n)
+    # (N, L) added to the attention scores e_ji (MM-MKP's image-text gate, log g); None: none
+    src_bias: torch.Tensor | None = None
 
     def reorder(self, index: torch.Tensor) -> DecoderState:
         """New state whose row i is old row index[i] (index (N',) long)."""
@@ -64,12 +67,19 @@ class AdditiveAttention(nn.Module):
         self.v = nn.Linear(size, 1, bias=False)
 
     def forward(
-        self, states: torch.Tensor, keys: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor
+        self,
+        states: torch.Tensor,
+        keys: torch.Tensor,
+        memory: torch.Tensor,
+        mask: torch.Tensor,
+        bias: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """states (B, T, d), keys = W_h memory (B, L, d), memory (B, L, d), mask (B, L)
-        -> context (B, T, d), attention (B, T, L)."""
+        """states (B, T, d), keys = W_h memory (B, L, d), memory (B, L, d), mask (B, L),
+        bias (B, L) or None -> context (B, T, d), attention (B, T, L)."""
         energy = torch.tanh(self.query(states).unsqueeze(2) + keys.unsqueeze(1))  # (B, T, L, d)
         scores = self.v(energy).squeeze(-1)  # (B, T, L)
+        if bias is not None:
+            scores = scores + bias.unsqueeze(1)
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         attention = torch.softmax(scores, dim=-1)
         return attention @ memory, attention
@@ -89,5 +99,7 @@ class Decoder(nn.Module):
         """inputs (B, T, e) embedded previous words -> DecoderOutput for the T steps."""
         assert state.keys is not None
         states, last = self.rnn(inputs, state.hidden.unsqueeze(0).contiguous())  # (B, T, d)
-        context, attention = self.attention(states, state.keys, state.memory, state.src_mask)
+        context, attention = self.attention(
+            states, state.keys, state.memory, state.src_mask, state.src_bias
+        )
         return DecoderOutput(states=states, context=context, attention=attention, hidden=last[0])
