@@ -41,8 +41,8 @@ def test_learned_gate_starts_as_s_c(batch):
     torch.testing.assert_close(encoded.source_bias[gated].exp(), encoded.match_score[rows])
 
 
-def test_gate_is_off_by_default_and_then_changes_nothing(batch):
-    assert tiny_config().image_text_gate == "off"
+def test_gate_is_none_by_default_and_then_changes_nothing(batch):
+    assert tiny_config().image_text_gate == "none"
     model = tiny_model().eval()
     encoded = model.encode(batch)
     assert model.segment_gate is None and encoded.source_bias is None
@@ -91,4 +91,4 @@ def test_gate_needs_s_c_and_a_known_mode():
     with pytest.raises(ValueError, match="image_text_gate must be one of"):
         tiny_config(image_text_gate="always")
     with pytest.raises(ValueError, match="image_text_gate must be one of"):
-        SegmentGate(16, "off")
+        SegmentGate(16, "none")

@@ -20,8 +20,8 @@ from mmkp.model.config import (
 
 MMKP_LOSS_TERMS = ("itm", "irtm", "cla", "gen")
 # How the OCR and entity tokens of X_T are gated (model.modules.segment_gate).
-ImageTextGate = Literal["off", "score", "learned"]
-IMAGE_TEXT_GATES: tuple[str, ...] = ("off", "score", "learned")
+ImageTextGate = Literal["none", "score", "learned"]
+IMAGE_TEXT_GATES: tuple[str, ...] = ("none", "score", "learned")
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,9 @@ class MMKPConfig(ModelConfig):
     matcher_interaction: bool = False
     # Beyond the paper (issue 24): s_c ("score") or a gate learnt from s_c and the segment
     # summaries ("learned") also weighs the OCR and entity tokens of X_T, in H_T and in the
-    # decoder's attention and copy (modules.segment_gate); "off": the paper's filter, which
+    # decoder's attention and copy (modules.segment_gate); "none": the paper's filter, which
     # gates only H_I. Needs the matcher (s_c).
-    image_text_gate: ImageTextGate = "off"
+    image_text_gate: ImageTextGate = "none"
 
     loss_terms: ClassVar[tuple[str, ...]] = MMKP_LOSS_TERMS
     # Stage 2 trains the generator only by default, as the paper's public code does.
@@ -88,7 +88,7 @@ class MMKPConfig(ModelConfig):
         "label_copy": "split",
         "region_contrast": False,
         "matcher_interaction": False,
-        "image_text_gate": "off",
+        "image_text_gate": "none",
     }
 
     def __post_init__(self) -> None:
@@ -102,10 +102,10 @@ class MMKPConfig(ModelConfig):
             raise ValueError(
                 f"image_text_gate must be one of {IMAGE_TEXT_GATES}, got {self.image_text_gate!r}"
             )
-        if self.image_text_gate != "off" and not self.uses_matching:
+        if self.image_text_gate != "none" and not self.uses_matching:
             raise ValueError(
                 f"image_text_gate={self.image_text_gate!r} needs s_c: set use_image, "
-                "noise_filter and image_text_matching to true, or image_text_gate: off"
+                "noise_filter and image_text_matching to true, or image_text_gate: none"
             )
         if self.output_vocab is not None and self.output_vocab < 1:
             raise ValueError(f"output_vocab must be >= 1, got {self.output_vocab}")
@@ -154,7 +154,7 @@ class MMKPConfig(ModelConfig):
     @property
     def gates_image_text(self) -> bool:
         """Whether s_c also gates the OCR and entity tokens of X_T (modules.segment_gate)."""
-        return self.image_text_gate != "off"
+        return self.image_text_gate != "none"
 
     @property
     def uses_regions(self) -> bool:

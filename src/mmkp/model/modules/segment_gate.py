@@ -32,7 +32,7 @@ from torch import nn
 from mmkp.data.layout import TYPE_ENTITY, TYPE_OCR, TYPE_POST
 from mmkp.model.modules.text_encoder import masked_max
 
-GATE_MODES = ("score", "learned")  # MMKPConfig.image_text_gate, less "off" (no gate)
+GATE_MODES = ("score", "learned")  # MMKPConfig.image_text_gate, less "none" (no gate)
 GATED_TYPES = (TYPE_OCR, TYPE_ENTITY)  # the segments read from the image
 SCORE_EPS = 1e-6  # keeps logit(s_c) and log g finite when s_c is exactly 0 or 1
 
