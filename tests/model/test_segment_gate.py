@@ -92,3 +92,17 @@ def test_gate_needs_s_c_and_a_known_mode():
         tiny_config(image_text_gate="always")
     with pytest.raises(ValueError, match="image_text_gate must be one of"):
         SegmentGate(16, "none")
+
+
+def test_gated_decoding_steps_equal_teacher_forcing_and_survive_reordering(batch):
+    model = tiny_model(image_text_gate="learned").eval()
+    encoded = model.encode(batch)
+    forced = model.teacher_forced(batch, encoded)
+    state = model.init_decoder_state(batch, encoded)
+    assert torch.equal(state.src_bias, encoded.source_bias)
+    beam = model.init_decoder_state(batch, encoded).reorder(torch.arange(4).repeat_interleave(2))
+    for j in range(batch.trg_in.size(1)):
+        log_probs, _, state = model.step(batch.trg_in[:, j], state)
+        torch.testing.assert_close(log_probs, forced[:, j], atol=1e-5, rtol=1e-5)
+        expanded, _, beam = model.step(batch.trg_in[:, j].repeat_interleave(2), beam)
+        torch.testing.assert_close(expanded, log_probs.repeat_interleave(2, dim=0))
