@@ -8,7 +8,8 @@ text (issue 24)"):
     python benchmarks/filter/kind_bootstrap.py /work/runs/filter-data mmkp-learned co-att ban mmkp
 
 Each system's runs are OUT/runs/<key>/seed-<n>/ (every seed found); the gold posts are the
-generated test split, OUT/generated/prepared/test.jsonl.
+generated split, OUT/generated/prepared/<split>.jsonl (`--split dev` scores the split the
+choices are made on; the benchmark writes both splits' predictions).
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from mmkp.training.data import load_split
 METRIC = "F1@1"
 
 
-def seed_scores(out: Path, key: str, posts: list) -> list[PostScores]:
-    runs = sorted((out / "runs" / key).glob("seed-*/test_predictions.jsonl"))
+def seed_scores(out: Path, key: str, posts: list, split: str) -> list[PostScores]:
+    runs = sorted((out / "runs" / key).glob(f"seed-*/{split}_predictions.jsonl"))
     if not runs:
-        raise ValueError(f"{out / 'runs' / key}: no seed-*/test_predictions.jsonl")
+        raise ValueError(f"{out / 'runs' / key}: no seed-*/{split}_predictions.jsonl")
     return [post_scores(read_aligned(path, posts), posts) for path in runs]
 
 
@@ -60,9 +61,11 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="the benchmark's run folder")
     parser.add_argument("system", help="the system compared (its suite key)")
     parser.add_argument("others", nargs="+", help="the systems it is compared with")
+    parser.add_argument("--split", choices=["dev", "test"], default="test")
     parser.add_argument("--resamples", type=int, default=1000)
     args = parser.parse_args()
-    posts = load_split(SplitConfig(str(args.out / "generated" / "prepared" / "test.jsonl")))
+    prepared = args.out / "generated" / "prepared"
+    posts = load_split(SplitConfig(str(prepared / f"{args.split}.jsonl")))
     kinds = np.array([post.extra["planted"]["kind"] for post in posts])
     groups = {"all": np.arange(len(posts))} | {k: np.flatnonzero(kinds == k) for k in KINDS}
     mine = seed_scores(args.out, args.system, posts)
@@ -73,7 +76,7 @@ def main() -> None:
     print("| against | seeds | " + " | ".join(groups) + " |")
     print("|---|---:|" + "---|" * len(groups))
     for other in args.others:
-        theirs = seed_scores(args.out, other, posts)
+        theirs = seed_scores(args.out, other, posts, args.split)
         cells = []
         for rows in groups.values():
             a = mean_over_seeds([subset(s, rows) for s in mine])
