@@ -68,10 +68,22 @@ def main() -> None:
     posts = load_split(SplitConfig(str(prepared / f"{args.split}.jsonl")))
     kinds = np.array([post.extra["planted"]["kind"] for post in posts])
     groups = {"all": np.arange(len(posts))} | {k: np.flatnonzero(kinds == k) for k in KINDS}
-    mine = seed_scores(args.out, args.system, posts)
+    mine = seed_scores(args.out, args.system, posts, args.split)
+    print(f"{args.split} {METRIC} per kind, mean ± sample std over seeds")
+    print("| system | seeds | " + " | ".join(groups) + " |")
+    print("|---|---:|" + "---:|" * len(groups))
+    for key in [args.system, *args.others]:
+        runs = seed_scores(args.out, key, posts, args.split)
+        cells = []
+        for rows in groups.values():
+            values = [100 * float(subset(r, rows).macro(METRIC)) for r in runs]
+            spread = f" ± {np.std(values, ddof=1):.2f}" if len(values) > 1 else ""
+            cells.append(f"{np.mean(values):.2f}{spread}")
+        print(f"| {key} | {len(runs)} | " + " | ".join(cells) + " |")
+    print()
     print(
-        f"{METRIC}, {args.system} ({len(mine)} seeds) against each system; p: two-sided "
-        f"paired bootstrap, {args.resamples} resamples, seed 0, seed-averaged post scores"
+        f"{args.split} {METRIC}, {args.system} ({len(mine)} seeds) minus each system; p: two-sided"
+        f" paired bootstrap, {args.resamples} resamples, seed 0, seed-averaged post scores"
     )
     print("| against | seeds | " + " | ".join(groups) + " |")
     print("|---|---:|" + "---|" * len(groups))
