@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inference.conftest import save_tiny_checkpoint
 from mmkp.cli.main import main
 from mmkp.features.prepare import PrepareConfig, prepare
 from mmkp.features.store import FeatureStore
 from mmkp.scale.engine import RayOptions
 from mmkp.scale.predict import predict_shards
 from mmkp.scale.prepare import prepare_shards
-
-from inference.conftest import save_tiny_checkpoint
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
