@@ -64,7 +64,7 @@ def same_prepared(ray_out: Path, local_out: Path) -> None:
         np.testing.assert_allclose(a.get(post_id), b.get(post_id), rtol=1e-2, atol=1e-3)
 
 
-def test_ray_prepare_equals_local_and_a_restart_skips_finished_shards(shards, tmp_path):
+def test_ray_prepare_equals_local_and_a_restart_skips_finished_shards(shards, tmp_path, capsys):
     config = PrepareConfig(batch_size=4)
     images = shards.parent
     for shard in ("a", "b"):
@@ -82,9 +82,10 @@ def test_ray_prepare_equals_local_and_a_restart_skips_finished_shards(shards, tm
     assert errors[1]["id"] == "no-image" and errors[1]["stage"] == "image"
 
     shutil.rmtree(out / "b")  # as if the job had been killed before shard b
-    again = prepare_shards(str(shards / "*.jsonl"), out, images_dir=images, config=config,
-                           options=OPTIONS)  # fmt: skip
-    assert (again.shards, again.skipped) == (["b.jsonl"], ["a.jsonl"])
+    flags = ["--images", str(images), "--batch-size", "4", "--ray-batch-size", "4"]
+    assert main(["prepare", "--engine", "ray", "--input", str(shards / "*.jsonl"),
+                 "--out", str(out), *flags]) == 0  # fmt: skip
+    assert "1 shards finished before, skipped" in capsys.readouterr().out
     same_prepared(out / "b", tmp_path / "local" / "b")
 
 
@@ -104,11 +105,14 @@ def test_ray_predict_equals_local_with_errors_per_shard(shards, tmp_path, capsys
         ]
         for a, b in zip(ours, theirs, strict=True):
             assert a["scores"] == pytest.approx(b["scores"], rel=1e-5, abs=1e-6)
+    ours_a = lines(out / "a.jsonl")
     errors = lines(out / "a.errors.jsonl")
     assert [(e["id"], e["stage"]) for e in errors] == [(None, "input"), ("no-image", "image")]
     assert lines(out / "b.errors.jsonl") == []
 
     (out / "a.jsonl").unlink()  # a restarted job redoes only the unfinished shard
-    again = predict_shards(model, str(shards / "*.jsonl"), out, images_dir=images,
-                           options=OPTIONS)  # fmt: skip
-    assert (again.shards, again.skipped) == (["a.jsonl"], ["b.jsonl"])
+    capsys.readouterr()
+    command = ["predict", "--engine", "ray", "--model", str(model), "--images", images]
+    assert main([*command, "--input", str(shards / "*.jsonl"), "--out", str(out)]) == 0
+    assert "5 posts in 1 shards" in capsys.readouterr().err
+    assert lines(out / "a.jsonl") == ours_a

@@ -25,6 +25,7 @@ from mmkp.data.jsonl import iter_lines, parse_json
 from mmkp.data.record import Post
 
 RAY_EXTRA = "pip install 'mmkp[ray]'"
+RECORD_COLUMNS = ("shard", "line", "post", "problem")
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,17 @@ def shard_records(item: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def shard_batches(batch: dict[str, Any], *, size: int) -> Iterator[dict[str, Any]]:
+    """The shards' rows (`shard_records`) in batches of `size`, each its own block."""
+    import numpy as np
+
+    for shard in batch["shard"]:
+        rows = shard_records({"shard": str(shard)})
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            yield {key: np.array([row[key] for row in chunk]) for key in RECORD_COLUMNS}
+
+
 def _row(shard: str, line: int, post: str, problem: str) -> dict[str, Any]:
     return {"shard": shard, "line": line, "post": post, "problem": problem}
 
@@ -169,8 +181,12 @@ def run_shards(
     and stream the rows back in input order."""
     items = [{"shard": str(shard)} for shard in shards]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
-    # Reading is light: it takes no CPU from the actors (2 actors on 2 CPUs would starve it)
-    dataset = dataset.flat_map(shard_records, num_cpus=0).map_batches(
+    # Reading is light: it takes no CPU from the actors (2 actors on 2 CPUs would starve it).
+    # An actor takes a block at a time: blocks of one batch let every actor work on a shard.
+    dataset = dataset.map_batches(
+        shard_batches, batch_size=1, num_cpus=0, fn_kwargs={"size": options.batch_size}
+    )
+    dataset = dataset.map_batches(
         worker, fn_constructor_kwargs=worker_args, **options.map_args(ray)
     )
     return dataset.iter_rows()
