@@ -35,7 +35,7 @@ import torch
 from tqdm import tqdm
 
 from mmkp.config_loader import to_dict
-from mmkp.data.errors import ErrorLog
+from mmkp.data.errors import ErrorLog, RecordError
 from mmkp.data.jsonl import read_posts, write_posts
 from mmkp.data.record import Post
 from mmkp.features import backbones
@@ -118,12 +118,16 @@ class PreparedOutput:
         write_posts(self.out / "posts.jsonl", [entry.post for entry in finished])
         with atomic_open(self.out / "errors.jsonl") as handle:
             for error in bad.errors:
-                line = {"id": None, "stage": "input", "line": error.line, "reason": error.problem}
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                handle.write(json.dumps(input_error(error), ensure_ascii=False) + "\n")
             for entry in finished:
                 for error in entry.errors:
                     line = {"id": entry.post.id, **error}
                     handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def input_error(error: RecordError) -> dict[str, Any]:
+    """A bad input line as an errors.jsonl line (prepare's, and the Ray engine's)."""
+    return {"id": None, "stage": "input", "line": error.line, "reason": error.problem}
 
 
 def prepare(

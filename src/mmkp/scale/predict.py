@@ -24,6 +24,7 @@ from mmkp.data.errors import ErrorLog
 from mmkp.data.record import Post
 from mmkp.decoding.config import DecodeConfig
 from mmkp.evaluation.prediction_files import Prediction, PredictionWriter
+from mmkp.features.prepare import input_error
 from mmkp.inference.predictor import ImagePolicy, Predictor
 from mmkp.io import atomic_open, output_dir
 from mmkp.scale.engine import (
@@ -151,8 +152,7 @@ def _write_shard(rows: Any, shard: Path, out: Path, result: ShardedPredict) -> N
             problems += [{"id": prediction.id, **e} for e in json.loads(row["errors"])]
         with atomic_open(out / f"{shard.stem}.errors.jsonl") as handle:
             for error in bad.errors:
-                line = {"id": None, "stage": "input", "line": error.line, "reason": error.problem}
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                handle.write(json.dumps(input_error(error), ensure_ascii=False) + "\n")
             for problem in problems:
                 handle.write(json.dumps(problem, ensure_ascii=False) + "\n")
     result.predicted += writer.written
