@@ -5,6 +5,7 @@
                                family member), how posts become inputs, the decode settings,
                                the backbone of the image grids
     vocab.json, labels.json    the training vocabulary and keyphrase label set
+    README.md                  the model card (`mmkp.inference.model_card`), for people only
     processor.json             the featurizer the training images went through
                                (`mmkp.processing.processor`); absent in older directories
 
@@ -14,11 +15,14 @@ interrupted save leaves the previous checkpoint intact. Checkpoints written befo
 model family (config.json holding the whole experiment config) still load: see
 `read_config`.
 
-Loading trusts none of the files: config.json must be JSON with its sections, the weights
-must be readable safetensors whose tensors are exactly those the config builds, of the same
-shapes (so the vocabulary and label set are the ones trained with), and finite. A problem is
-one ValueError naming the file and the mismatch; a setting config.json lacks is named too
-(logged when the weights fit anyway, part of the error when they do not).
+The layout is a Hugging Face Hub model repo's: `Predictor.from_pretrained` reads a directory
+or a repo id (`mmkp.inference.hub`). Loading trusts none of the files: config.json must be
+JSON with its sections, the weights must be readable safetensors whose tensors are exactly
+those the config builds, of the same shapes (so the vocabulary and label set are the ones
+trained with), and finite; all of that is checked before the model is allocated
+(`mmkp.inference.weights`). A problem is one ValueError naming the file and the mismatch; a
+setting config.json lacks is named too (logged when the weights fit anyway, part of the
+error when they do not).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from mmkp.decoding.config import DecodeConfig
 from mmkp.features import backbones
 from mmkp.features.featurizer import FeaturizerConfig
 from mmkp.features.store import FeatureStore
+from mmkp.inference.model_card import CARD_FILE, ModelCard, write_model_card
 from mmkp.inference.weights import WeightsSource, check_weights
 from mmkp.io import atomic_directory, read_text, write_json_atomic
 from mmkp.model.config import DEFAULT_MODEL, ModelConfig
@@ -132,6 +137,7 @@ def save_checkpoint(
             write_processor_config(tmp, processor or implied_processor(config, model))
             vocab.save(tmp / VOCAB_FILE)
             labels.save(tmp / LABELS_FILE)
+            write_model_card(tmp, ModelCard(config.to_dict(), len(vocab), len(labels)))
             if extra is not None:
                 extra(tmp)
     except (OSError, SafetensorError) as exc:
@@ -305,7 +311,7 @@ def export_model(checkpoint: str | Path, target: str | Path) -> Path:
     """Copy a checkpoint without its trainer state: the model directory to ship or predict with."""
     checkpoint = Path(checkpoint)
     with atomic_directory(target) as tmp:
-        for name in (*MODEL_FILES, INDEX_FILE, PROCESSOR_FILE):
+        for name in (*MODEL_FILES, INDEX_FILE, PROCESSOR_FILE, CARD_FILE):
             if name in MODEL_FILES or (checkpoint / name).is_file():
                 shutil.copy2(checkpoint / name, tmp / name)
     return Path(target)
