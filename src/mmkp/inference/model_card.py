@@ -73,7 +73,8 @@ class ModelCard:
                 "```",
                 "",
                 "or `mmkp predict --model path/to/this/folder --text '...'`. A Hub repo id "
-                "needs the `hub` extra (`pip install -c constraints.txt -e '.[hub]'` in mmkp's checkout). Files: model.safetensors "
+                "needs the `hub` extra (`pip install -c constraints.txt -e '.[hub]'` in "
+                "mmkp's checkout). Files: model.safetensors "
                 "(weights), config.json (the settings below), vocab.json, labels.json, "
                 "processor.json (how images are featurized).",
                 "",
