@@ -160,7 +160,7 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
     checking that they fit (module docstring) before the model is built."""
     checked = _checked(Path(directory))
     config, vocab, labels = checked.config, checked.vocab, checked.labels
-    model = _build_real(config.model, vocab, labels)
+    model = checked.model or _build_real(config.model, vocab, labels)
     load_model(model, str(checked.directory / MODEL_FILE))  # type: ignore[arg-type]
     model.eval()
     options = config.model.retrieval
@@ -191,6 +191,7 @@ class _Checked:
     config: InferenceConfig
     vocab: Vocab
     labels: LabelSet
+    model: KeyphraseModel | None  # built for real by the checks (`check_weights`), or not yet
 
 
 def _checked(directory: Path) -> _Checked:
@@ -207,9 +208,10 @@ def _checked(directory: Path) -> _Checked:
     labels = LabelSet.load(directory / LABELS_FILE)
     files = (MODEL_FILE, CONFIG_FILE, VOCAB_FILE, LABELS_FILE)
     paths = [directory / name for name in files]
-    check_weights(config.model, vocab, labels, WeightsSource(*paths, defaulted=tuple(defaulted)))
+    source = WeightsSource(*paths, defaulted=tuple(defaulted))
+    model = check_weights(config.model, vocab, labels, source)
     _warn_defaulted(directory, defaulted)
-    return _Checked(directory, config, vocab, labels)
+    return _Checked(directory, config, vocab, labels, model)
 
 
 def _build_real(config: ModelConfig, vocab: Vocab, labels: LabelSet) -> KeyphraseModel:

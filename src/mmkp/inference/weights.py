@@ -42,9 +42,10 @@ class WeightsSource:
 
 def check_weights(
     config: ModelConfig, vocab: Vocab, labels: LabelSet, source: WeightsSource
-) -> None:
+) -> KeyphraseModel | None:
     """Raise one ValueError naming the file and the problem unless `source.weights` holds
-    exactly the finite tensors `config` builds, with their shapes."""
+    exactly the finite tensors `config` builds, with their shapes. Returns the model when the
+    check had to build it for real (`_build_meta`), so the loader need not build it twice."""
     _check_bounds(config, source.config)
     stored = _stored_shapes(source.weights)
     model = _build_meta(config, vocab, labels, source.config)
@@ -69,6 +70,7 @@ def check_weights(
         raise ValueError(f"{source.weights} does not fit {source.config}: {shown}{hint}")
     _check_unstored(model, stored, source)
     _check_finite(source.weights)
+    return None if any(t.is_meta for t in model.state_dict().values()) else model
 
 
 def _check_bounds(config: ModelConfig, path: Path) -> None:
@@ -94,11 +96,15 @@ def _stored_shapes(weights: Path) -> dict[str, tuple[int, ...]]:
 
 
 def _build_meta(config: ModelConfig, vocab: Vocab, labels: LabelSet, path: Path) -> KeyphraseModel:
-    """The model `config` describes, with shapes but no storage."""
+    """The model `config` describes, with shapes but no storage; a member that cannot be
+    built on the meta device (one loading a pretrained model, whose sizes come from its own
+    folder, not from config.json) is built for real."""
     try:
         with torch.device("meta"):
             return build_model(config, vocab, labels)
     except (RuntimeError, OverflowError) as exc:
+        if "meta" in str(exc):
+            return build_model(config, vocab, labels)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"{path}: the model it describes cannot be built ({reason})") from exc
 
