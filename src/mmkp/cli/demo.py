@@ -78,9 +78,12 @@ def logged_to(path: Path) -> Iterator[_Counter]:
         handler.setLevel(logging.ERROR)
     root.addHandler(to_file)
     root.addHandler(counter)
+    level = root.level
+    root.setLevel(min(level, logging.INFO))  # the file gets INFO whatever the caller set
     try:
         yield counter
     finally:
+        root.setLevel(level)
         root.removeHandler(to_file)
         root.removeHandler(counter)
         to_file.close()
