@@ -19,7 +19,7 @@ import sys
 
 from mmkp.config_loader import apply_override, from_dict, load_yaml, to_dict
 from mmkp.devices import DEVICE_CHOICES, resolve_device
-from mmkp.inference.checkpoint import read_config
+from mmkp.inference.checkpoint import check_checkpoint
 from mmkp.serve.settings import ENVIRONMENT, ServeSettings
 
 
@@ -76,10 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.workers < 1:
             raise ValueError(f"--workers must be >= 1, got {args.workers}")
-        read_config(args.model)  # a missing or broken model fails here, not in every worker
+        check_checkpoint(args.model)  # a missing or broken model fails here, not in every worker
         settings = settings_from(args)
         resolve_device(settings.device)  # likewise a device that is not here
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         print(f"mmkp serve: error: {exc}", file=sys.stderr)
         return 2
     os.environ[ENVIRONMENT] = json.dumps(
