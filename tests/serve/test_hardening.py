@@ -34,7 +34,7 @@ def client_for(predictor: Predictor, **settings) -> TestClient:
     [
         "100.64.0.1",  # RFC 6598 shared address space (carrier-grade NAT, a cloud's metadata)
         "100.100.100.200",
-        "192.0.0.9",  # IETF protocol assignments
+        "255.255.255.255",  # limited broadcast
         "198.18.0.1",  # benchmarking
         "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
         "2002:7f00:1::1",  # 6to4 of 127.0.0.1
@@ -79,24 +79,26 @@ def test_a_slow_body_ends_at_the_deadline(tiny, server):
 
 
 def test_downloads_cannot_starve_the_other_requests(tiny, server):
-    server.routes["/slow.png"] = lambda query, body: Reply(200, b"x" * 40, trickle=0.1)
+    server.routes["/slow.png"] = lambda query, body: Reply(200, b"x" * 40, trickle=0.1)  # 4 s
     settings = {"allow_urls": True, "allow_private_urls": True, "url_timeout": 3.0,
                 "max_url_fetches": 1}  # fmt: skip
     slow = {"text": TEXT, "image_url": f"{server.url}/slow.png"}
+    inline = {"text": TEXT, "image_base64": base64.b64encode(rendered("GAME DAY")).decode()}
     with client_for(tiny, **settings) as client:
-        first = threading.Thread(target=client.post, args=("/v1/keyphrases",), kwargs={"json": slow})
+        assert client.post("/v1/keyphrases", json=inline).status_code == 200  # OCR warmed up
+        first = threading.Thread(
+            target=client.post, args=("/v1/keyphrases",), kwargs={"json": slow}
+        )
         first.start()
         while not server.requests:  # the first download is under way
             time.sleep(0.01)
         refused = client.post("/v1/keyphrases", json=slow)
-        started = time.monotonic()
-        picture = base64.b64encode(rendered("GAME DAY")).decode()
-        served = client.post("/v1/keyphrases", json={"text": TEXT, "image_base64": picture})
-        took = time.monotonic() - started
+        served = client.post("/v1/keyphrases", json=inline)
+        still_downloading = first.is_alive()
         first.join()
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1", refused.text
     assert refused.json()["error"]["field"] == "image_url"
-    assert served.status_code == 200 and took < 2.0
+    assert served.status_code == 200 and still_downloading
 
 
 def test_forms_with_too_many_fields_are_refused(tiny):
@@ -170,7 +172,9 @@ def _png_header(width: int, height: int) -> bytes:
     """A PNG that declares `width` x `height` 1-bit pixels (Pillow reads the header only)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
@@ -188,7 +192,7 @@ def test_an_image_over_the_pixel_limit_is_413_even_when_pillow_refuses_it_first(
         assert response.status_code == 413, response.text
         error = response.json()["error"]
         assert (error["type"], error["field"]) == ("too_large", field)
-        assert "20000x10000" in error["message"]
+        assert "200000000 pixels" in error["message"]
 
 
 def test_an_empty_uploaded_file_is_refused_like_an_empty_base64_image(tiny):
@@ -203,4 +207,3 @@ def test_an_empty_uploaded_file_is_refused_like_an_empty_base64_image(tiny):
     assert as_file.json()["error"]["field"] == "image"
     assert "empty" in as_file.json()["error"]["message"]
     assert no_file_chosen.status_code == 200  # what a browser form sends with no file picked
-
