@@ -4,6 +4,8 @@ not globally reachable, slow image bodies, huge forms, stalled uploads, status c
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import socket
 import struct
 import threading
@@ -16,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from mmkp.inference.predictor import Predictor
 from mmkp.serve.app import create_app
-from mmkp.serve.settings import ServeSettings
+from mmkp.serve.settings import ENVIRONMENT, ServeSettings
 from mmkp.serve.urls import is_blocked
 
 from .conftest import Reply, serving
@@ -166,6 +168,37 @@ def test_stalled_uploads_time_out_and_the_server_has_a_request_limit(tiny):
     assert full.json()["error"]["type"] == "overloaded"
     assert live.status_code == 200  # probes are not counted
     assert after.status_code == 200
+
+
+def test_slow_request_headers_are_cut_off(tiny, monkeypatch):
+    """Slowloris: headers a byte at a time never reach the app; `mmkp serve`'s protocol ends
+    them at `header_timeout`."""
+    from mmkp.serve.protocol import HeaderDeadlineProtocol
+
+    monkeypatch.setenv(ENVIRONMENT, json.dumps({"settings": {"header_timeout": 1.0}}))
+    app = create_app(ServeSettings(), predictor=tiny)
+    with serving(app, http=HeaderDeadlineProtocol) as url:
+        host, port = url.removeprefix("http://").split(":")
+        slow = socket.create_connection((host, int(port)))
+        slow.sendall(b"GET /health/live HTTP/1.1\r\n")
+        started = time.monotonic()
+        slow.settimeout(0.2)
+        closed = False
+        while not closed and time.monotonic() - started < 5:
+            with contextlib.suppress(OSError):
+                slow.sendall(b"X-Slow: 1\r\n")
+            try:
+                closed = slow.recv(100) == b""
+            except TimeoutError:
+                pass
+            except OSError:
+                closed = True
+        took = time.monotonic() - started
+        slow.close()
+        with httpx.Client() as client:  # a keep-alive connection serves request after request
+            statuses = [client.get(f"{url}/health/live").status_code for _ in range(3)]
+    assert closed and took < 3.0, took
+    assert statuses == [200, 200, 200]
 
 
 def _png_header(width: int, height: int) -> bytes:

@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         import uvicorn
+
+        from mmkp.serve.protocol import HeaderDeadlineProtocol
     except ImportError:
         print(
             "mmkp serve: error: needs the serve extra: pip install -e '.[serve]'", file=sys.stderr
@@ -96,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,  # mmkp.serve.access_log writes one JSON line per request instead
         log_level=args.log_level,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),  # 0: no wait
+        http=HeaderDeadlineProtocol,  # header_timeout: slow request headers are cut off
     )
     return 0
 

@@ -37,6 +37,9 @@ class ServeSettings:
     # /metrics are not counted) and seconds to receive a whole body (beyond, 408).
     max_concurrent_requests: int = 64
     body_timeout: float = 30.0
+    # Seconds a connection may take to send a request's headers (`mmkp serve` only: its
+    # uvicorn protocol, mmkp.serve.protocol, closes slower ones: slowloris).
+    header_timeout: float = 10.0
     # Who may call. `api_key_env` names the environment variable that holds the API key (the
     # key itself is never a setting): then /v1/* want `Authorization: Bearer KEY` or
     # `X-API-Key: KEY` (401 otherwise); /, /docs, /health/* and /metrics stay open.
@@ -78,10 +81,12 @@ class ServeSettings:
                 "serve.batch_wait_ms and serve.shutdown_timeout must be >= 0, got "
                 f"{self.batch_wait_ms}, {self.shutdown_timeout}"
             )
-        for name, seconds in (
-            ("url_timeout", self.url_timeout),
-            ("body_timeout", self.body_timeout),
-        ):
+        timeouts = {
+            "url_timeout": self.url_timeout,
+            "body_timeout": self.body_timeout,
+            "header_timeout": self.header_timeout,
+        }
+        for name, seconds in timeouts.items():
             if seconds <= 0:
                 raise ValueError(f"serve.{name} must be > 0 seconds, got {seconds}")
         if not self.formats:
