@@ -1,7 +1,7 @@
 """The page in a real headless browser (Debian's Chromium through chromedriver): a generated
 post whose keyphrase is rendered in its image goes in through the file picker; the expected
 keyphrase, the 7x7 heatmap over the image and the OCR line come out; errors show in the page.
-/docs lists the operations with no CDN; the page asks once for the key of a server that wants one."""
+/docs lists the operations with no CDN; the page asks once for the key a server wants."""
 
 from __future__ import annotations
 
