@@ -40,7 +40,8 @@ from mmkp.serve.schemas import (
 )
 
 router = APIRouter(
-    prefix="/v1", responses={code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)}
+    prefix="/v1",
+    responses={code: {"model": ErrorResponse} for code in (400, 408, 413, 415, 422, 503)},
 )
 M = TypeVar("M", bound=BaseModel)
 IMAGE_FIELDS = ("image", "image_base64", "image_url")
