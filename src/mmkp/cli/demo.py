@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mmkp.experiments.demo import DemoState, StepDone, format_table, run_demo
+if TYPE_CHECKING:
+    from mmkp.experiments.demo import StepDone
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmkp.experiments.demo import DemoState, format_table, run_demo
+
     sizes = (args.train, args.dev, args.test)
     state = DemoState(Path(args.out), args.seed, sizes, n_itm=args.itm)
     scores_path = run_demo(state, on_step=print_step)

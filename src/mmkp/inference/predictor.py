@@ -50,7 +50,7 @@ from mmkp.decoding.generate import ScoredKeyphrase
 from mmkp.decoding.heads import predict_keyphrases
 from mmkp.devices import resolve_device
 from mmkp.evaluation.prediction_files import Prediction
-from mmkp.features.featurizer import FeaturizerConfig, ImageFeatures, ImageFeaturizer
+from mmkp.features.featurizer import ImageFeatures, ImageFeaturizer
 from mmkp.features.images import ImageError
 from mmkp.features.ocr import OcrLine
 from mmkp.features.posts import featurize_posts
@@ -153,18 +153,21 @@ class PredictionResult:
         return out
 
 
-def featurizer_config(checkpoint: Checkpoint) -> FeaturizerConfig:
-    """The featurizer the model's training images went through (its processor's)."""
-    config = checkpoint.processor_config.featurizer
-    if config is None:
-        checkpoint.processor().featurizer()  # raises, saying what to pass instead
-    assert config is not None
-    return config
-
-
 class Predictor:
     """A trained model loaded once, ready to turn raw posts (text + optional image) into ranked
-    keyphrases with the model's image diagnostics (module docstring)."""
+    keyphrases with the model's image diagnostics (more in the module docstring).
+
+        predictor = Predictor.load("runs/demo/mm-mkp/model", device="auto")
+        result = predictor.predict("game day at #kca!", image="photo.jpg")
+        [(kp.text, kp.score) for kp in result.keyphrases], result.match_score
+
+    `load` reads a model directory (model.safetensors, config.json, vocab.json, labels.json)
+    onto `device` (cpu by default); `decode` is the search's settings (the checkpoint's own
+    unless given); the featurizer that turns images into OCR, entities and grid features is
+    built at the first image (text-only use loads no CNN). `predict` takes one post,
+    `predict_batch` many raw posts at once, `predict_many` streams posts already in the
+    dataset's form. Predicting leaves the model unchanged (eval mode): load once, predict many.
+    """
 
     def __init__(
         self,

@@ -36,8 +36,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from mmkp.config_loader import from_dict
-from mmkp.features.featurizer import ImageFeaturizer
-from mmkp.inference.predictor import Predictor, featurizer_config
+from mmkp.inference.predictor import Predictor
 from mmkp.serve import access_log
 from mmkp.serve.access_log import AccessLog
 from mmkp.serve.batcher import MicroBatcher
@@ -58,7 +57,7 @@ def load_predictor(model_dir: Path, device: str) -> Predictor:
     for nothing."""
     predictor = Predictor.load(model_dir, device=device)
     try:
-        predictor.featurizer = ImageFeaturizer(featurizer_config(predictor.checkpoint))
+        predictor.processor.featurizer()  # the one its training images went through
     except ValueError as exc:  # a model whose backbone cannot be told: text-only service
         log.warning("images cannot be read for this model: %s", exc)
     return predictor
