@@ -111,3 +111,15 @@ def test_cors_allow_list(tiny):
     assert preflight.headers["access-control-allow-origin"] == origin
     assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == origin
     assert other.status_code == 403
+
+
+def test_mmkp_serve_stops_with_one_line_when_the_key_variable_is_unset(
+    tiny_dir, capsys, monkeypatch
+):
+    from mmkp.serve.__main__ import main
+
+    monkeypatch.delenv("MMKP_NO_SUCH_KEY", raising=False)
+    assert main(["--model", str(tiny_dir), "--set", "api_key_env=MMKP_NO_SUCH_KEY"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("mmkp serve: error: serve.api_key_env names MMKP_NO_SUCH_KEY")
+    assert "\n" not in error

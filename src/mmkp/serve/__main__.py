@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvicorn
 
+        from mmkp.serve.guard import api_key
         from mmkp.serve.protocol import HeaderDeadlineProtocol
     except ImportError:
         print(
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         read_config(args.model)  # a missing or broken model fails here, not in every worker
         settings = settings_from(args)
         resolve_device(settings.device)  # likewise a device that is not here
+        api_key(settings)  # and an API key variable that is not set
     except (FileNotFoundError, ValueError) as exc:
         print(f"mmkp serve: error: {exc}", file=sys.stderr)
         return 2
