@@ -13,6 +13,7 @@
                      hard deadline, on their own threads (Downloads)
     guard.py         middleware: Host, Origin, API key, requests in progress
     metrics.py       Prometheus metrics (a registry per app) and the request-metrics middleware
+    protocol.py      uvicorn's h11 protocol with a deadline for request headers (slowloris)
     batcher.py       MicroBatcher: concurrent requests through the predictor's steps together
                      on one worker thread
     dependencies.py  the app's state (Service) and the Depends giving routes the predictor,
