@@ -63,7 +63,9 @@ class BeamSearch(DecodeStrategy):
         for step in range(self.max_len):
             log_probs, attention, state = model.step(tokens, state)  # (b*K, V), (b*K, L)
             b, vocab = scores.size(0), log_probs.size(1)
-            candidates = self.mask(scores.view(-1, 1) + log_probs.float(), step)  # (b*K, V)
+            # summed in place: the strategy owns the step's output (a fresh (b*K, V) buffer
+            # costs page faults)
+            candidates = self.mask(log_probs.float().add_(scores.view(-1, 1)), step)  # (b*K, V)
             scores, flat = candidates.view(b, k * vocab).topk(k, dim=1)  # (b, K)
             origin = torch.arange(b, device=device)[:, None] * k + flat // vocab  # (b, K)
             rows = origin.view(-1)  # (b*K,) the row each new hypothesis extends

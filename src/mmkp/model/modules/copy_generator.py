@@ -178,13 +178,16 @@ class CopyGenerator(nn.Module):
         copied ids; every other entry is log(EPS)): the extended vocabulary is ~4x the
         output layer, and the log is the costliest pass over it. Inference only: autograd
         would send a repeated copied word's gradient once per repeat through the scatter."""
-        log_probs = torch.full_like(probs, _LOG_EPS)
+        copied = probs.gather(2, copy_ids).clamp_min_(EPS).log_()
         if self.output_ids is None:
-            log_probs[..., : self.vocab_size] = probs[..., : self.vocab_size].clamp_min(EPS).log()
+            covered = probs[..., : self.vocab_size].clamp_min(EPS).log_()
         else:
             covered = probs.index_select(2, self.output_ids).clamp_min_(EPS).log_()
+        log_probs = probs.fill_(_LOG_EPS)  # reused: a fresh (N, V_ext) buffer costs page faults
+        if self.output_ids is None:
+            log_probs[..., : self.vocab_size] = covered
+        else:
             log_probs.index_copy_(2, self.output_ids, covered)
-        copied = probs.gather(2, copy_ids).clamp_min_(EPS).log_()
         return log_probs.scatter_(2, copy_ids, copied)
 
 
