@@ -58,7 +58,7 @@ def test_hashtags_of_raw_text_are_normalised_like_the_dataset():
 
 
 def test_config_needs_one_length_weight_per_phrase_length():
-    with pytest.raises(ValueError, match="one weight per phrase length 1..2, got 3"):
+    with pytest.raises(ValueError, match=r"one weight per phrase length 1\.\.2, got 3"):
         ZeroShotConfig(max_words=2)
 
 
