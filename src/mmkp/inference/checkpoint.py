@@ -66,6 +66,7 @@ VOCAB_FILE = "vocab.json"
 LABELS_FILE = "labels.json"
 MODEL_FILES = (MODEL_FILE, CONFIG_FILE, VOCAB_FILE, LABELS_FILE)
 CONFIG_FORMAT = "mmkp-model"
+ZERO_SHOT = "zero-shot"  # the reserved name of the built-in model (mmkp.inference.zero_shot)
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,12 @@ def implied_processor(config: InferenceConfig, model: KeyphraseModel) -> Process
 
 def read_config(directory: str | Path) -> InferenceConfig:
     """The InferenceConfig of a model directory, from either config.json layout; settings it
-    lacks get the library defaults, with a warning naming them."""
+    lacks get the library defaults, with a warning naming them. `zero-shot` (ZERO_SHOT) is
+    the built-in zero-shot model's."""
+    if str(directory) == ZERO_SHOT:
+        from mmkp.inference.zero_shot.predictor import inference_config  # it imports this module
+
+        return inference_config()
     config, defaulted = _read_config(Path(directory))
     _warn_defaulted(Path(directory), defaulted)
     return config

@@ -55,12 +55,11 @@ from mmkp.features.featurizer import FeaturizerConfig, ImageFeatures, ImageFeatu
 from mmkp.features.images import ImageError
 from mmkp.features.ocr import OcrLine
 from mmkp.features.posts import featurize_posts
-from mmkp.inference.checkpoint import Checkpoint, load_checkpoint
+from mmkp.inference.checkpoint import ZERO_SHOT, Checkpoint, load_checkpoint
 from mmkp.model.outputs import Encoded
 from mmkp.model.protocol import INPUT_GRID
 
 INPUT_ID = "input"  # the id `predict` gives the single post it builds
-ZERO_SHOT = "zero-shot"  # the reserved name of the built-in model (mmkp.inference.zero_shot)
 CHUNK = 4096  # posts sorted by length together in `predict_many` (bounded memory)
 IMAGE_CHUNK = 256  # the same when their images are featurized on the way
 ImageInput = str | Path | bytes | Image.Image

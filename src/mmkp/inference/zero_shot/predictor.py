@@ -67,6 +67,14 @@ def hashtags(text: str) -> list[str]:
     return [normalise(f"#{tag}") for tag in _HASHTAG.findall(text)]
 
 
+def inference_config(config: ZeroShotConfig | None = None) -> InferenceConfig:
+    """What the built-in model's checkpoint says of it (`read_config("zero-shot")`): its
+    settings, the default text options and decode settings, no image grids."""
+    return InferenceConfig(
+        model=config or ZeroShotConfig(), text=TextOptions(), decode=DecodeConfig()
+    )
+
+
 class ZeroShotPredictor(Predictor):
     """A predictor for the built-in zero-shot model (module docstring)."""
 
@@ -84,7 +92,7 @@ class ZeroShotPredictor(Predictor):
             model=ZeroShotModel(config),  # type: ignore[arg-type]  # ranks, never decodes
             vocab=Vocab(SPECIALS),
             labels=LabelSet([]),
-            config=InferenceConfig(model=config, text=TextOptions(), decode=DecodeConfig()),
+            config=inference_config(config),
             processor_config=ProcessorConfig(),  # the default featurizer reads the images
         )
         return cls(checkpoint, decode=decode, featurizer=featurizer, device=device)

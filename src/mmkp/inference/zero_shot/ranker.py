@@ -25,7 +25,7 @@ import numpy as np
 from mmkp.data.record import Post
 from mmkp.decoding.generate import ScoredKeyphrase
 from mmkp.features.sentence_encoder import SentenceEncoder
-from mmkp.inference.predictor import ZERO_SHOT
+from mmkp.inference.checkpoint import ZERO_SHOT
 from mmkp.inference.zero_shot.candidates import ENTITY, HASHTAG, Candidate, rarity
 from mmkp.model.config import ModelConfig
 
