@@ -26,10 +26,10 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args()
     overrides = [
-        "train.stage1.epochs=1",
-        "train.stage2.epochs=1",
-        "train.stage1.monitor=loss",
-        "train.stage2.monitor=loss",
+        "train.stages.stage1.epochs=1",
+        "train.stages.stage2.epochs=1",
+        "train.stages.stage1.monitor=loss",
+        "train.stages.stage2.monitor=loss",
         f"train.threads={args.threads}",
         *args.overrides,
     ]

@@ -9,8 +9,10 @@ ones in a file are relative to that file, relative ones given with `--set` to th
 directory.
 
 One hook: a section class may define `config_hook(raw) -> (cls, raw)` (a classmethod) to
-rewrite its raw value before it is checked, e.g. a shorthand (a split given as a bare path) or
-a choice of subclass (a model config chosen by its `name`).
+rewrite its raw value before it is checked, e.g. a shorthand (a split given as a bare path),
+a choice of subclass (a model config chosen by its `name`) or an older form (training's two
+stage fields into its list of stages). A field `tuple[X, ...]` of a section X is a YAML list
+of mappings; `--set` reaches into it by index or by an item's `name`.
 """
 
 from __future__ import annotations
@@ -51,27 +53,61 @@ def load_yaml(cls: type[T], path: str | Path, overrides: Iterable[str] = ()) -> 
 
 
 def apply_override(root: type, raw: dict[str, Any], override: str) -> None:
-    """Set raw[k1][k2]... = value for "k1.k2...=value", checking the key path exists."""
+    """Set raw[k1][k2]... = value for "k1.k2...=value", checking the key path exists.
+
+    A list of sections (`tuple[X, ...]`) is entered by an item's index or `name`
+    (`train.stages.0.epochs`, `train.stages.stage2.lr`); a section's `config_aliases` map a
+    key to a key path (`train.stage1` -> `train.stages.stage1`)."""
     key, sep, text = override.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set {override!r}: expected key.path=value")
     parts = key.strip().split(".")
     cls: Any = root
     node = raw
-    for depth, name in enumerate(parts):
-        cls, _ = _hook(cls, node, source="--set", key=".".join(parts[:depth]))
-        hint = _field_types(cls, source="--set", prefix=".".join(parts[:depth])).get(name)
+    depth = 0
+    while True:
+        where = ".".join(parts[:depth])
+        cls, _ = _hook(cls, node, source="--set", key=where)
+        parts[depth : depth + 1] = getattr(cls, "config_aliases", {}).get(
+            parts[depth], [parts[depth]]
+        )
+        name = parts[depth]
+        hint = _field_types(cls, source="--set", prefix=where).get(name)
         if hint is None:
             raise ConfigError(f"--set: unknown key {key.strip()!r} ({_known(cls)})")
         if depth == len(parts) - 1:
             node[name] = _override_value(cls, name, hint, yaml.safe_load(text), key.strip())
             return
-        section = _dataclass_in(hint)
-        if section is None:
+        if (section := _dataclass_in(hint)) is not None:
+            _, child = _hook(section, node.get(name), source="--set", key=key.strip())
+            node[name] = child = dict(child) if isinstance(child, dict) else {}
+            node, cls, depth = child, section, depth + 1
+            continue
+        item = _item_class(hint)
+        if item is None or depth + 2 > len(parts) - 1:
             raise ConfigError(f"--set: {'.'.join(parts[: depth + 1])!r} is not a section")
-        _, child = _hook(section, node.get(name), source="--set", key=key.strip())
-        node[name] = child = dict(child) if isinstance(child, dict) else {}
-        node, cls = child, section
+        items = node.get(name)
+        if items is None:  # not in the file: the field's default list
+            items = _jsonable([dataclasses.asdict(x) for x in _default(_field(cls, name))])
+        if not isinstance(items, list | tuple):
+            raise ConfigError(
+                f"--set: {'.'.join(parts[: depth + 1])} must be a list, got {items!r}"
+            )
+        node[name] = items = [dict(i) if isinstance(i, dict) else i for i in items]
+        index = _item_index(items, parts[depth + 1], key=".".join(parts[: depth + 1]))
+        node, cls, depth = items[index], item, depth + 2
+
+
+def _item_index(items: list[Any], selector: str, *, key: str) -> int:
+    """The position of the item `selector` names: its index, or the item whose name it is."""
+    names = [item.get("name") if isinstance(item, dict) else None for item in items]
+    if selector.isdigit() and int(selector) < len(items):
+        return int(selector)
+    if selector in names:
+        return names.index(selector)
+    raise ConfigError(
+        f"--set: {key} has no item {selector!r} (indices 0-{len(items) - 1}, names {names})"
+    )
 
 
 def from_dict(cls: type[T], data: Any, *, source: str, prefix: str = "") -> T:
@@ -138,6 +174,8 @@ def _override_value(cls: Any, name: str, hint: Any, value: Any, key: str) -> Any
     """Type-check a leaf --set value now (so errors blame --set); paths are cwd-relative."""
     if (sub := _dataclass_in(hint)) is not None:
         return _resolve_paths(sub, value, Path.cwd(), source="--set")
+    if (item := _item_class(hint)) is not None and isinstance(value, list):
+        return [_resolve_paths(item, v, Path.cwd(), source="--set") for v in value]
     value = _convert(hint, value, source="--set", key=key)
     if _is_path_field(cls, name) and isinstance(value, str):
         value = str(Path(value).resolve())
@@ -160,6 +198,8 @@ def _resolve_paths(cls: Any, raw: Any, base: Path, *, source: str) -> Any:
             out[name] = str((base / value).resolve())
         elif (sub := _dataclass_in(hints[name])) is not None:
             out[name] = _resolve_paths(sub, value, base, source=source)
+        elif (item := _item_class(hints[name])) is not None and isinstance(value, list):
+            out[name] = [_resolve_paths(item, v, base, source=source) for v in value]
     return out
 
 
@@ -174,10 +214,10 @@ def _merge(default: Any, value: Any, *, source: str, key: str) -> Any:
     unless the section's hook picks another class for it (then its own defaults apply)."""
     if not (dataclasses.is_dataclass(default) and isinstance(value, dict)):
         return value
-    chosen, _ = _hook(type(default), value, source=source, key=key)
+    chosen, hooked = _hook(type(default), value, source=source, key=key)
     if chosen is not type(default):
         return value
-    return _deep_update(dataclasses.asdict(default), value)
+    return _deep_update(dataclasses.asdict(default), hooked)
 
 
 def _deep_update(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -240,7 +280,21 @@ def _dataclass_in(hint: Any) -> Any:
     """The dataclass in `X` or `X | None`, else None."""
     if dataclasses.is_dataclass(hint):
         return hint
+    if typing.get_origin(hint) not in (typing.Union, types.UnionType):
+        return None  # e.g. tuple[X, ...]: a list of sections (_item_class)
     return next((a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)), None)
+
+
+def _item_class(hint: Any) -> Any:
+    """The dataclass X of a list of sections `tuple[X, ...]`, else None."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and args and dataclasses.is_dataclass(args[0]):
+        return args[0]
+    return None
+
+
+def _field(cls: Any, name: str) -> dataclasses.Field:
+    return next(f for f in dataclasses.fields(cls) if f.name == name)
 
 
 def _is_path_field(cls: Any, name: str) -> bool:

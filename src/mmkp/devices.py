@@ -15,7 +15,7 @@ import re
 import torch
 
 DEVICE_CHOICES = "auto | cpu | cuda | cuda:N"
-_NAME = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+DEVICE_NAME = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 def resolve_device(name: str | torch.device | None) -> torch.device:
@@ -24,7 +24,7 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
         name = str(name)
     if name is None or name == "cpu":
         return torch.device("cpu")
-    if not _NAME.match(name):
+    if not DEVICE_NAME.match(name):
         raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {name!r}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

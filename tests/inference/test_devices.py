@@ -38,9 +38,8 @@ def test_asking_for_a_missing_gpu_is_one_line(checkpoint_dir, capsys):
         Predictor.load(checkpoint_dir, device="cuda:0")
     args = ["predict", "--model", str(checkpoint_dir), "--text", "hi", "--device", "cuda"]
     assert main(args) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [
-        "error: device 'cuda' asked for, but torch sees no CUDA GPU here"
-    ]
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.endswith("error: device 'cuda' asked for, but torch sees no CUDA GPU here")
 
 
 def test_the_cpu_predictor_keeps_its_model_on_the_cpu(checkpoint_dir):

@@ -169,3 +169,16 @@ def test_option_errors_are_exit_2(checkpoint_dir, posts_file, capsys):
     assert "--threads must be at least 1, got 0" in capsys.readouterr().err
     assert main([*model, "--text", "hi", "--resume"]) == 2
     assert "--resume goes with --input" in capsys.readouterr().err
+
+
+def test_device_is_passed_to_the_predictor_and_a_bad_one_is_named(checkpoint_dir, capsys):
+    model = ["predict", "--model", str(checkpoint_dir), "--text", "rain again in london"]
+    assert main([*model, "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert main([*model, "--json", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out) == default
+    assert main([*model, "--device", "gpu"]) == 2
+    assert "device must be one of auto | cpu | cuda | cuda:N, got 'gpu'" in capsys.readouterr().err
+    explain = ["explain", "--model", str(checkpoint_dir), "--text", "hi", "--out", "case.png"]
+    assert main([*explain, "--device", "tpu"]) == 2  # refused before anything is drawn
+    assert "got 'tpu'" in capsys.readouterr().err

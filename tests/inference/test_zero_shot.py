@@ -9,7 +9,7 @@ import pytest
 
 from mmkp.cli.main import main
 from mmkp.data.record import Entity, Post
-from mmkp.inference.checkpoint import read_config
+from mmkp.inference.checkpoint import check_checkpoint
 from mmkp.inference.predictor import Predictor, RawPost
 from mmkp.inference.zero_shot import ZERO_SHOT, ZeroShotConfig, ZeroShotPredictor
 from mmkp.inference.zero_shot.candidates import ENTITY, HASHTAG, OCR, TEXT, candidates
@@ -66,7 +66,7 @@ def test_config_needs_one_length_weight_per_phrase_length():
 def test_load_reserved_name_gives_the_zero_shot_model(predictor: Predictor):
     assert isinstance(predictor, ZeroShotPredictor)
     assert predictor.checkpoint.config.model.name == ZERO_SHOT
-    assert read_config(ZERO_SHOT) == predictor.checkpoint.config  # what `mmkp serve` checks
+    assert check_checkpoint(ZERO_SHOT) == predictor.checkpoint.config  # `mmkp serve` checks
     assert not predictor.uses_image  # OCR and entities from an image, never a grid
 
 

@@ -53,7 +53,7 @@ def test_the_name_picks_the_config_class(config_file):
         load_config(config_file, ["model.name=mmkp", "model.head=classifier"])
     with pytest.raises(ConfigError, match=r"unknown model 'copyrnn'; known: .*mmkp"):
         load_config(config_file, ["model.name=copyrnn"])
-    with pytest.raises(ConfigError, match=r"train\.stage1\.terms\[0\] must be one of \['gen'"):
+    with pytest.raises(ConfigError, match=r"train\.stages\[0\]\.terms\[0\] must be one of \['gen'"):
         load_config(config_file, ["train.stage1.terms=[itm]"])
 
 

@@ -33,8 +33,11 @@ def test_paths_in_a_file_are_relative_to_it_and_defaults_fill_the_rest(tmp_path)
         2,
         5,
     )
-    assert (config.train.stage1.lr, config.train.stage1.terms) == (1e-3, ("itm", "irtm", "cla"))
-    assert (config.train.stage2.terms, config.train.stage2.trainable) == (
+    assert (config.train.stage("stage1").lr, config.train.stage("stage1").terms) == (
+        1e-3,
+        ("itm", "irtm", "cla"),
+    )
+    assert (config.train.stage("stage2").terms, config.train.stage("stage2").trainable) == (
         ("gen",),
         ("decoder", "generator"),
     )
@@ -53,15 +56,18 @@ def test_set_overrides_values_with_yaml_typing_and_cwd_relative_paths(tmp_path, 
             "train.stage2.trainable=null",
         ],
     )
-    assert config.train.stage2.epochs == 3
-    assert (config.train.stage1.terms, config.train.stage2.trainable) == (("cla", "gen"), None)
-    assert config.train.stage1.monitor == "F1@1"
+    assert config.train.stage("stage2").epochs == 3
+    assert (config.train.stage("stage1").terms, config.train.stage("stage2").trainable) == (
+        ("cla", "gen"),
+        None,
+    )
+    assert config.train.stage("stage1").monitor == "F1@1"
     assert config.data.features == str(tmp_path / "feats")
 
 
 def test_unknown_key_in_a_file_names_the_key_and_the_file(tmp_path):
     path = write(tmp_path, MINIMAL + "train:\n  stage2: {epoch: 3}\n")
-    with pytest.raises(ConfigError, match=r"exp\.yaml: unknown key 'train\.stage2\.epoch'"):
+    with pytest.raises(ConfigError, match=r"exp\.yaml: unknown key 'train\.stages\[1\]\.epoch'"):
         load_config(path)
 
 
@@ -72,7 +78,7 @@ def test_unknown_key_in_a_file_names_the_key_and_the_file(tmp_path):
         ("train.stage1.epochs=true", r"--set: train\.stage1\.epochs must be int, got True"),
         ("decode.strategy=sample", r"decode\.strategy must be one of \['beam', 'greedy'\]"),
         ("train.stage1", r"expected key\.path=value"),
-        ("train.stage1.terms=[cla, kl]", r"train\.stage1\.terms\[1\] must be one of \['itm'"),
+        ("train.stage1.terms=[cla, kl]", r"train\.stages\[0\]\.terms\[1\] must be one of \['itm'"),
         ("train.stage1.terms=[]", r"terms must list distinct loss terms, got \[\]"),
         ("data.train.path.x=1", r"'data\.train\.path' is not a section"),
     ],
@@ -83,7 +89,7 @@ def test_bad_overrides_are_named(tmp_path, override, message):
 
 
 def test_invalid_values_and_missing_keys_name_the_section(tmp_path):
-    with pytest.raises(ConfigError, match=r"train\.stage1: lr must be > 0, got -1\.0"):
+    with pytest.raises(ConfigError, match=r"train\.stages\[0\]: lr must be > 0, got -1\.0"):
         load_config(write(tmp_path, MINIMAL), ["train.stage1.lr=-1"])
     with pytest.raises(ConfigError, match=r"missing required key 'data\.dev'"):
         load_config(write(tmp_path, "data: {train: a.jsonl}\n"))
@@ -93,8 +99,8 @@ def test_invalid_values_and_missing_keys_name_the_section(tmp_path):
 
 def test_a_partial_section_keeps_the_defaults_of_the_rest(tmp_path):
     config = load_config(write(tmp_path, MINIMAL + "train: {stage2: {lr: 0.01}}\n"))
-    assert (config.train.stage2.lr, config.train.stage2.epochs) == (0.01, 15)
-    assert config.train.stage2.trainable == ("decoder", "generator")
+    assert (config.train.stage("stage2").lr, config.train.stage("stage2").epochs) == (0.01, 15)
+    assert config.train.stage("stage2").trainable == ("decoder", "generator")
 
 
 @pytest.mark.parametrize("override", ["train.threads=0", "train.eval_batch_size=0"])

@@ -1,4 +1,4 @@
-from mmkp.data.batching import in_length_order, length_buckets
+from mmkp.data.batching import length_buckets, length_sorted_batches
 from mmkp.data.processor import TextProcessor
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.training.data import load_split
@@ -20,19 +20,15 @@ def test_with_a_seed_every_row_appears_once_and_batches_come_from_sorted_pools()
     assert groups != length_buckets(LENGTHS, 2, seed=4, pool=2)
 
 
-def test_in_length_order_predicts_sorted_batches_and_restores_the_input_order(tiny_config):
+def test_length_sorted_batches_are_sorted_and_say_where_their_rows_belong(tiny_config):
     posts = load_split(tiny_config.data.train)
     vocab = Vocab.build(posts)
     examples = TextProcessor(vocab, LabelSet.build(posts)).examples(posts, one2one=False)
     widths: list[int] = []
-
-    def predict(batches):
-        out = []
-        for batch in batches:
-            widths.append(batch.src_ids.size(1))
-            out += [int(n) for n in batch.src_mask.sum(dim=1)]
-        return out
-
-    lengths = in_length_order(examples, 5, None, predict)
+    lengths: list[int | None] = [None] * len(examples)
+    for rows, batch in length_sorted_batches(examples, 5):
+        widths.append(batch.src_ids.size(1))
+        for i, n in zip(rows, batch.src_mask.sum(dim=1), strict=True):
+            lengths[i] = int(n)
     assert lengths == [len(example.src_tokens) for example in examples]
     assert widths == sorted(widths)  # each batch padded only to its own, sorted lengths

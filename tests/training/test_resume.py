@@ -46,7 +46,10 @@ def test_resume_after_interruptions_matches_an_uninterrupted_run(tiny_config, tm
         run_training(tiny_config, out, resume=True, on_epoch_end=interrupt)
     resumed = run_training(tiny_config, out, resume=True, on_epoch_end=interrupt)
 
-    epochs1, epochs2 = tiny_config.train.stage1.epochs, tiny_config.train.stage2.epochs
+    epochs1, epochs2 = (
+        tiny_config.train.stage("stage1").epochs,
+        tiny_config.train.stage("stage2").epochs,
+    )
     expected = [("stage1", e) for e in range(1, epochs1 + 1)]
     expected += [("stage2", e) for e in range(1, epochs2 + 1)]
     assert seen == expected  # each epoch ran exactly once, resumes continued at the next one

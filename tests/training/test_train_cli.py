@@ -14,7 +14,7 @@ def test_mmkp_train_runs_both_stages_and_resume_skips_finished_ones(tmp_path, ca
     out = capsys.readouterr().out
     assert "stage1: 2 epochs" in out and "stage2: 1 epochs" in out
     assert f"model: {tmp_path / 'model'}" in out
-    assert json.loads((tmp_path / "config.json").read_text())["train"]["stage2"]["epochs"] == 1
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["stages"][1]["epochs"] == 1
 
     # More stage-2 epochs on resume: stage 1 is finished and kept, stage 2 continues.
     resumed = [*args, "train.stage1.epochs=2", "--set", "train.stage2.epochs=2", "--resume"]
@@ -29,6 +29,15 @@ def test_bad_override_is_a_clean_error(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "mmkp train: error: --set: unknown key 'train.stage9.x'" in err
+    assert not (tmp_path / "config.json").exists()
+
+
+def test_device_is_a_train_device_override(tmp_path, capsys):
+    argv = ["train", "--config", str(TINY), "--out", str(tmp_path), "--device", "gpu"]
+    assert main(argv) == 2
+    assert "train: device must be one of auto | cpu | cuda | cuda:N, got 'gpu'" in (
+        capsys.readouterr().err
+    )
     assert not (tmp_path / "config.json").exists()
 
 

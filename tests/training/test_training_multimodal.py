@@ -50,3 +50,13 @@ def test_stage1_optimises_all_three_terms_and_stage2_generates(tmp_path):
     assert stage1[-1]["train_loss"] < stage1[0]["train_loss"]
     assert [row["epoch"] for row in run.history["stage2"]] == [0, 1, 2]
     assert run.scores["dev"].num_posts == 8
+
+
+def test_a_model_narrower_than_its_grids_is_refused_naming_both(tmp_path):
+    data = generate(tmp_path / "data", n_train=6, n_dev=2, n_test=0, seed=3)
+    write_grids(data.train.parent, tmp_path / "features")
+    overrides = [f"data.train={data.train}", f"data.dev={data.dev}", "model.image_dim=12",
+                 f"data.features={tmp_path / 'features'}", "model.use_image=true"]  # fmt: skip
+    pattern = r"model.image_dim is 12 but the feature store .* holds 8-channel grids \(handmade\)"
+    with pytest.raises(ValueError, match=pattern):
+        run_training(load_config(TINY, overrides), tmp_path / "run")

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from mmkp.data.errors import ErrorLog
-from mmkp.data.formats import load_posts
-from mmkp.evaluation.prediction_files import write_predictions
 from mmkp.retrieval.registry import BASELINES, build_baseline
 
 
@@ -28,6 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmkp.data.errors import ErrorLog
+    from mmkp.data.formats import load_posts
+    from mmkp.evaluation.prediction_files import write_predictions
+
     if args.top_k < 1:
         raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
     errors = ErrorLog()

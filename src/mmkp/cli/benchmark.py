@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mmkp.experiments.benchmark.experiment import BenchmarkOptions, run_benchmark
 from mmkp.experiments.benchmark.generated import GeneratedData
-from mmkp.experiments.benchmark.runner import Progress
 from mmkp.experiments.benchmark.suite import DATA_KINDS, load_suite, packaged_suites
+
+if TYPE_CHECKING:
+    from mmkp.experiments.benchmark.runner import Progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quick", action="store_true", help="one seed, a few epochs")
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side (default 2)")
     parser.add_argument(
+        "--device", help="train every run on this device: auto, cpu, cuda or cuda:N"
+    )
+    parser.add_argument(
         "--root",
         default=".",
         help="project root the suite's config paths start from (default: here)",
@@ -57,6 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmkp.experiments.benchmark.experiment import BenchmarkOptions, run_benchmark
+
     if args.seeds < 1 or args.jobs < 1:
         raise ValueError(f"--seeds and --jobs must be at least 1, got {args.seeds}, {args.jobs}")
     root = Path(args.root)
@@ -73,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data,
         seeds=tuple(range(1, args.seeds + 1)),
         quick=args.quick,
+        device=args.device,
         workers=args.jobs,
         root=root,
         train=not args.no_train,

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 
 from mmkp.cli.evaluate import add_precision_option
-from mmkp.evaluation.metrics import post_scores
-from mmkp.evaluation.prediction_files import load_aligned
-from mmkp.evaluation.significance import format_comparison, paired_bootstrap
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmkp.evaluation.metrics import post_scores
+    from mmkp.evaluation.prediction_files import load_aligned
+    from mmkp.evaluation.significance import format_comparison, paired_bootstrap
+
     system_a = load_aligned(args.pred_a, args.gold)
     system_b = load_aligned(args.pred_b, args.gold)
     results = paired_bootstrap(

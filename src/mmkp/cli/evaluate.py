@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from mmkp.evaluation.metrics import evaluate
-from mmkp.evaluation.prediction_files import load_aligned
-from mmkp.io import write_json_atomic
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -38,6 +34,10 @@ def add_precision_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmkp.evaluation.metrics import evaluate
+    from mmkp.evaluation.prediction_files import load_aligned
+    from mmkp.io import write_json_atomic
+
     files = load_aligned(args.pred, args.gold)
     result = evaluate(files.predictions, files.posts, precision=args.precision)
     print(result.format_table())

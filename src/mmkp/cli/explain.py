@@ -14,17 +14,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from PIL import Image
+from mmkp.cli.options import add_device_option, add_model_and_posts
 
-from mmkp.cli.options import add_model_and_posts
-from mmkp.data.errors import ErrorLog
-from mmkp.data.formats import load_posts
-from mmkp.features.featurizer import ImageFeaturizer
-from mmkp.features.images import ImageError, load_any, resolve
-from mmkp.inference.explain import Column, case_page, explain_figure
-from mmkp.inference.predictor import PredictionResult, Predictor, RawPost, featurizer_config
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from mmkp.inference.predictor import PredictionResult, Predictor
 
 CHUNK = 16  # posts featurized and decoded together
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -57,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--compare", help="a second checkpoint directory, drawn beside")
     parser.add_argument("--compare-name", default="compared", help="its name in the figure")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    add_device_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -65,12 +63,18 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--image and --gold go with --text; posts files carry their own")
     if args.input is None and (args.html or args.limit):
         raise ValueError("--html and --limit go with --input")
+    # Imported here so `mmkp explain --help` loads neither torch, the model nor matplotlib.
+    import torch
+
+    from mmkp.inference.explain import case_page
+    from mmkp.inference.predictor import Predictor
+
     torch.set_num_threads(args.threads)
-    predictor = Predictor.load(args.model)
+    predictor = Predictor.load(args.model, device=args.device)
     other = None
     if args.compare is not None:
-        other = Predictor.load(args.compare)
-        other.featurizer = predictor.featurizer = predictor.featurizer or _shared(predictor)
+        other = Predictor.load(args.compare, device=args.device)
+        other.featurizer = predictor.processor.featurizer()  # one featurizer for both models
     if args.text is not None:
         gold = [g.strip() for g in (args.gold or "").split(";") if g.strip()]
         case = Case("input", args.text, _image(args.image), gold)
@@ -104,6 +108,8 @@ def explain_cases(
     predictor: Predictor, other: Predictor | None, cases: Sequence[Case]
 ) -> list[tuple[PredictionResult, PredictionResult | None]]:
     """Each case's result (and the compared model's), featurized and decoded together."""
+    from mmkp.inference.predictor import RawPost
+
     raws = [RawPost(case.text, case.image, case.id) for case in cases]
     ours = predictor.predict_batch(raws)
     theirs = other.predict_batch(raws) if other is not None else [None] * len(cases)
@@ -120,6 +126,9 @@ def _save(
     args: argparse.Namespace,
     path: Path,
 ) -> None:
+    from mmkp.inference.explain import Column, explain_figure
+    from mmkp.inference.predictor import PredictionResult
+
     column = None
     if isinstance(compared, PredictionResult):
         column = Column(args.compare_name, compared)
@@ -129,6 +138,8 @@ def _save(
 
 
 def _image(ref: str | None) -> Image.Image | None:
+    from mmkp.features.images import ImageError, load_any
+
     if ref is None:
         return None
     try:
@@ -138,6 +149,10 @@ def _image(ref: str | None) -> Image.Image | None:
 
 
 def _cases(path: Path, limit: int | None) -> Iterator[Case]:
+    from mmkp.data.errors import ErrorLog
+    from mmkp.data.formats import load_posts
+    from mmkp.features.images import ImageError, load_any, resolve
+
     errors = ErrorLog()
     posts = load_posts(path, errors)
     if not posts:
@@ -150,8 +165,3 @@ def _cases(path: Path, limit: int | None) -> Iterator[Case]:
             except ImageError as exc:
                 print(f"post {post.id}: image {exc}: drawn without it", file=sys.stderr)
         yield Case(post.id, post.text, image, list(post.keyphrases))
-
-
-def _shared(predictor: Predictor) -> ImageFeaturizer:
-    """One featurizer for both models (they read the same backbone's grids, or none)."""
-    return ImageFeaturizer(featurizer_config(predictor.checkpoint))

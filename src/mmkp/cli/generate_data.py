@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from mmkp.data.synthetic import generate
-from mmkp.io import output_dir
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -27,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmkp.data.synthetic import generate
+    from mmkp.io import output_dir
+
     data = generate(
         output_dir(args.out),
         n_train=args.train,

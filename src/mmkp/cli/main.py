@@ -1,4 +1,8 @@
-"""`mmkp` entry point. Every module in mmkp.cli with a `register(subparsers)` adds a command.
+"""`mmkp` entry point. `COMMANDS` names each command's module in mmkp.cli and its one-line
+help; only the invoked command's module is imported, and its `register(subparsers)` builds its
+parser, so `mmkp --help` and every command start without loading what other commands need
+(each module keeps its heavy imports inside `run`; docs/architecture.md, "The CLI starts
+light").
 
 This is the commands' one error boundary; each command ends with one line on stderr and an
 exit code (docs/data.md, "Input errors"):
@@ -19,23 +23,60 @@ import errno
 import importlib
 import logging
 import os
-import pkgutil
 import sys
 import traceback
+from collections.abc import Sequence
 
 import yaml
 from safetensors import SafetensorError
 
 import mmkp
-import mmkp.cli
 
 EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 # What a user's input, paths or machine can cause: named in one line, exit 2.
 BAD_INPUT = (ValueError, OSError, SafetensorError, yaml.YAMLError)
 NOTHING_HALF_WRITTEN = "outputs are only ever replaced whole, so nothing is half-written"
 
+# command -> (module in mmkp.cli, the one-line help `mmkp --help` lists; the module's
+# `register` repeats it for its own parser, tests/cli/test_lazy.py checks the two agree).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "baseline": ("baseline", "predict keyphrases with a non-neural baseline"),
+    "benchmark": (
+        "benchmark",
+        "train and score every system of the paper's Table 1 (or 2) into one table",
+    ),
+    "compare": ("compare", "paired bootstrap significance test between two prediction files"),
+    "convert": ("convert", "convert posts between JSONL, ocr_kw, CMKP src and TRC csv"),
+    "demo": ("demo", "generate data, run every system that exists, print their test scores"),
+    "evaluate": ("evaluate", "score predictions: P/R/F1@1,3,5, MAP@5, present/absent F1@1,3"),
+    "explain": ("explain", "draw the paper's case figure (Fig. 3) for a post or a posts file"),
+    "generate-data": (
+        "generate_data",
+        "write generated multimodal posts (train/dev/test JSONL + images)",
+    ),
+    "predict": ("predict", "generate keyphrases with a trained model (a posts file, or --text)"),
+    "prepare": (
+        "prepare",
+        "read every post's image: OCR text, visual entities, 7x7 grid features",
+    ),
+    "serve": (
+        "serve",
+        "HTTP API and web page for a trained model (mmkp serve --help for the options)",
+    ),
+    "train": ("train", "train MM-MKP (stage 1: L_itm + L_irtm + L_cla; stage 2: generation)"),
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def invoked_command(argv: Sequence[str]) -> str | None:
+    """The command named in `argv`: its first word that is not an option (the top-level
+    options take no values), or None when there is none or it is no command."""
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `mmkp` parser: every command listed, only `command`'s own parser built (its module
+    imported); the others are bare entries, enough for `mmkp --help` and to name a choice."""
     parser = argparse.ArgumentParser(prog="mmkp", description=mmkp.__doc__)
     parser.add_argument("--version", action="version", version=f"mmkp {mmkp.__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -43,16 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="print the traceback of an error, not one line"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for info in sorted(pkgutil.iter_modules(mmkp.cli.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"mmkp.cli.{info.name}")
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(subparsers)
+    for name, (module, help_line) in COMMANDS.items():
+        if name == command:
+            importlib.import_module(f"mmkp.cli.{module}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_line)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(invoked_command(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

@@ -28,6 +28,15 @@ def add_model_and_posts(parser: argparse.ArgumentParser, *, input_help: str) -> 
     source.add_argument("--text", help="one raw post text")
 
 
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """`--device`, checked where it is used (mmkp.devices), so `--help` loads no torch."""
+    parser.add_argument(
+        "--device",
+        metavar="DEVICE",
+        help="cpu (default), cuda, cuda:N, or auto (cuda when torch sees a GPU, else cpu)",
+    )
+
+
 def add_config_options(parser: argparse.ArgumentParser, cls: type, section: str) -> None:
     group = parser.add_argument_group(f"{section} settings (default: the model's own)")
     hints = typing.get_type_hints(cls)

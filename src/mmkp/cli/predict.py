@@ -19,20 +19,19 @@ import logging
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from mmkp.cli.options import add_config_options, add_model_and_posts, config_from_options
-from mmkp.data.errors import ErrorLog
-from mmkp.data.formats import stream_posts
-from mmkp.data.record import Post
-from mmkp.data.tokenize import normalise
+from mmkp.cli.options import (
+    add_config_options,
+    add_device_option,
+    add_model_and_posts,
+    config_from_options,
+)
 from mmkp.decoding.config import DecodeConfig
-from mmkp.evaluation.prediction_files import PredictionWriter
-from mmkp.features import backbones
-from mmkp.features.featurizer import FeaturizerConfig, ImageFeaturizer
-from mmkp.features.store import FeatureStore
-from mmkp.inference.predictor import ImagePolicy, PredictionResult, Predictor
+
+if TYPE_CHECKING:
+    from mmkp.data.record import Post
+    from mmkp.inference.predictor import PredictionResult, Predictor
 
 log = logging.getLogger("mmkp.predict")
 
@@ -87,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="posts per batch")
     parser.add_argument("--json", action="store_true", help="with --text: print JSON")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    add_device_option(parser)
     add_config_options(parser, DecodeConfig, "decode")
     parser.set_defaults(
         run=run,
@@ -107,10 +107,18 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    # Imported here so `mmkp predict --help` loads neither torch nor the model.
+    import torch
+
+    from mmkp.inference.predictor import Predictor
+
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    predictor = Predictor.load(args.model)
+    predictor = Predictor.load(args.model, device=args.device)
     if args.backbone is not None or args.weights is not None:
+        from mmkp.features import backbones
+        from mmkp.features.featurizer import FeaturizerConfig, ImageFeaturizer
+
         backbone = args.backbone or backbones.DEFAULT_BACKBONE
         config = FeaturizerConfig(backbone=backbone, weights=args.weights)
         predictor.featurizer = ImageFeaturizer(config)
@@ -123,6 +131,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def predict_file(predictor: Predictor, args: argparse.Namespace) -> int:
+    from mmkp.data.errors import ErrorLog
+    from mmkp.data.formats import stream_posts
+    from mmkp.data.tokenize import normalise
+    from mmkp.evaluation.prediction_files import PredictionWriter
+    from mmkp.features.store import FeatureStore
+    from mmkp.inference.predictor import ImagePolicy
+
     errors = ErrorLog()
     posts: Iterable[Post] = stream_posts(args.input, errors)
     if args.normalise:

@@ -6,10 +6,9 @@ import argparse
 import sys
 
 from mmkp.features.backbones import DEFAULT_BACKBONE, SPECS
-from mmkp.features.entities import PROVIDERS, EntityServiceError
+from mmkp.features.entities import PROVIDERS
 from mmkp.features.ocr import OcrConfig
-from mmkp.features.prepare import PrepareConfig, prepare
-from mmkp.features.regions import DEFAULT_COUNT, prepare_regions
+from mmkp.features.regions import DEFAULT_COUNT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,6 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmkp.features.entities import EntityServiceError
+    from mmkp.features.prepare import PrepareConfig, prepare
+    from mmkp.features.regions import prepare_regions
+
     if args.regions is not None:
         found = prepare_regions(args.input, args.out, regions=args.regions, count=args.region_count)
         print(found.format())

@@ -1,4 +1,4 @@
-"""`mmkp train --config F [--set k=v ...] [--out DIR] [--resume]`: both training stages."""
+"""`mmkp train --config F [--set k=v ...] [--device D] [--out DIR] [--resume]`: the stages."""
 
 from __future__ import annotations
 
@@ -7,16 +7,12 @@ from pathlib import Path
 
 import yaml
 
-from mmkp.io import output_dir
-from mmkp.training.config import load_config
-from mmkp.training.pipeline import run_training
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train MM-MKP (stage 1: L_itm + L_irtm + L_cla; stage 2: generation)",
-        description="Train both stages from a YAML config (see configs/ and docs/training.md), "
+        description="Train the config's stages in order (see configs/ and docs/training.md), "
         "keep the best checkpoint of each, and score the final model on the dev split.",
     )
     parser.add_argument("--config", required=True, help="experiment YAML, e.g. configs/tiny.yaml")
@@ -26,7 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config value, e.g. --set train.stage2.epochs=3 (repeatable)",
+        help="override a config value, e.g. --set train.stages.stage2.epochs=3 (repeatable)",
+    )
+    parser.add_argument(
+        "--device", help="auto, cpu, cuda or cuda:N: shorthand for --set train.device=..."
     )
     parser.add_argument("--out", help="output directory (default: runs/<config name>)")
     parser.add_argument(
@@ -39,8 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmkp.io import output_dir
+    from mmkp.training.config import load_config
+    from mmkp.training.pipeline import run_training
+
     try:
-        config = load_config(args.config, args.overrides)
+        device = [f"train.device={args.device}"] if args.device else []
+        config = load_config(args.config, [*args.overrides, *device])
     except yaml.YAMLError as exc:
         raise ValueError(f"{args.config}: not valid YAML ({exc})") from exc
     out = output_dir(Path(args.out) if args.out else Path("runs") / Path(args.config).stem)

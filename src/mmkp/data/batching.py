@@ -4,7 +4,7 @@ file, shuffled or length-sorted order."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -163,26 +163,3 @@ def length_sorted_batches(
     for group in length_buckets(lengths, batch_size, seed=None):
         rows = [examples[i] for i in group]
         yield group, collate(rows, grid_lookup=grid_lookup, neighbours=neighbours)
-
-
-def in_length_order(
-    examples: Sequence[Example],
-    batch_size: int,
-    grid_lookup: GridLookup | None,
-    predict: Callable[[Iterable[Batch]], list[T]],
-    neighbours: NeighbourLookup | None = None,
-) -> list[T]:
-    """`predict` over batches sorted by source length (less padding for beam search), its
-    results put back in the order of `examples`."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    lengths = [len(example.src_tokens) for example in examples]
-    groups = length_buckets(lengths, batch_size, seed=None)
-    batches = (
-        collate([examples[i] for i in g], grid_lookup=grid_lookup, neighbours=neighbours)
-        for g in groups
-    )
-    results = predict(batches)
-    order = [i for group in groups for i in group]
-    out: dict[int, T] = dict(zip(order, results, strict=True))
-    return [out[i] for i in range(len(examples))]

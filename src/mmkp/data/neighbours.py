@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from mmkp.data.layout import source_text
 from mmkp.data.record import Post
@@ -60,6 +59,9 @@ class TfidfIndex:
     """TF-IDF rows of a collection of texts, searchable by cosine similarity."""
 
     def __init__(self, documents: Sequence[str], options: TfidfOptions | None = None):
+        # scikit-learn takes about a second to import: only models with `retrieval` need it.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.options = options or TfidfOptions()
         self._vectorizer = TfidfVectorizer(
             analyzer=self._terms,

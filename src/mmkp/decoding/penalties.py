@@ -10,10 +10,12 @@ that is the default here. The length counts every generated token including the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # only named here: DecodeConfig checks names against PENALTIES without torch
+    import torch
 
-LengthPenalty = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LengthPenalty = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 
 
 def average_log_prob(log_prob: torch.Tensor, length: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@
     results = predictor.decode_prepared(predictor.featurize([loaded]))
 
     Predictor.load("runs/cmkp/model", device="cuda")  # mmkp.devices: auto | cpu | cuda[:N]
+    Predictor.from_pretrained("owner/name")  # a Hub repo id too (the `hub` extra)
     Predictor.load("zero-shot")  # the built-in zero-shot model: no training, no directory
 
 Raw text goes through `mmkp.data.tokenize.normalise`, the dataset's tokenisation, and an
@@ -51,11 +52,12 @@ from mmkp.decoding.generate import ScoredKeyphrase
 from mmkp.decoding.heads import predict_keyphrases
 from mmkp.devices import resolve_device
 from mmkp.evaluation.prediction_files import Prediction
-from mmkp.features.featurizer import FeaturizerConfig, ImageFeatures, ImageFeaturizer
+from mmkp.features.featurizer import ImageFeatures, ImageFeaturizer
 from mmkp.features.images import ImageError
 from mmkp.features.ocr import OcrLine
 from mmkp.features.posts import featurize_posts
 from mmkp.inference.checkpoint import ZERO_SHOT, Checkpoint, load_checkpoint
+from mmkp.inference.hub import resolve_model
 from mmkp.model.outputs import Encoded
 from mmkp.model.protocol import INPUT_GRID
 
@@ -154,18 +156,21 @@ class PredictionResult:
         return out
 
 
-def featurizer_config(checkpoint: Checkpoint) -> FeaturizerConfig:
-    """The featurizer the model's training images went through (its processor's)."""
-    config = checkpoint.processor_config.featurizer
-    if config is None:
-        checkpoint.processor().featurizer()  # raises, saying what to pass instead
-    assert config is not None
-    return config
-
-
 class Predictor:
     """A trained model loaded once, ready to turn raw posts (text + optional image) into ranked
-    keyphrases with the model's image diagnostics (module docstring)."""
+    keyphrases with the model's image diagnostics (more in the module docstring).
+
+        predictor = Predictor.load("runs/demo/mm-mkp/model", device="auto")
+        result = predictor.predict("game day at #kca!", image="photo.jpg")
+        [(kp.text, kp.score) for kp in result.keyphrases], result.match_score
+
+    `load` reads a model directory (model.safetensors, config.json, vocab.json, labels.json)
+    onto `device` (cpu by default); `decode` is the search's settings (the checkpoint's own
+    unless given); the featurizer that turns images into OCR, entities and grid features is
+    built at the first image (text-only use loads no CNN). `predict` takes one post,
+    `predict_batch` many raw posts at once, `predict_many` streams posts already in the
+    dataset's form. Predicting leaves the model unchanged (eval mode): load once, predict many.
+    """
 
     def __init__(
         self,
@@ -201,6 +206,25 @@ class Predictor:
 
             return ZeroShotPredictor.build(decode=decode, featurizer=featurizer, device=device)
         return cls(load_checkpoint(directory), decode=decode, featurizer=featurizer, device=device)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_repo_id: str | Path,
+        *,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        decode: DecodeConfig | None = None,
+        featurizer: ImageFeaturizer | None = None,
+        device: str | torch.device | None = None,
+    ) -> Predictor:
+        """`load` for a local model directory or a Hugging Face Hub repo id (`owner/name`,
+        at `revision`), resolved through huggingface_hub's cache (the `hub` extra; offline
+        with `HF_HUB_OFFLINE=1` or `local_files_only`): `mmkp.inference.hub`."""
+        directory = resolve_model(
+            path_or_repo_id, revision=revision, local_files_only=local_files_only
+        )
+        return cls.load(directory, decode=decode, featurizer=featurizer, device=device)
 
     @property
     def featurizer(self) -> ImageFeaturizer | None:

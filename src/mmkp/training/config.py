@@ -2,7 +2,7 @@
 
     data:   mmkp.data.config.DataConfig        which posts, which inputs, vocabulary sizes
     model:  mmkp.model.config.ModelConfig      the family member (`name`) and its settings
-    train:  TrainConfig (here)                 seed, threads, one StageConfig per stage
+    train:  TrainConfig (here)                 seed, threads, device, the list of stages
     decode: mmkp.decoding.config.DecodeConfig  beam search settings
 
 `load_config(path, overrides)` reads a YAML file through the generic loader
@@ -12,25 +12,30 @@ where it came from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from mmkp.config_loader import from_dict, load_yaml, to_dict
 from mmkp.data.config import DataConfig
 from mmkp.decoding.config import DecodeConfig
+from mmkp.devices import DEVICE_CHOICES, DEVICE_NAME
 from mmkp.inference.checkpoint import InferenceConfig
 from mmkp.model.config import DEFAULT_MODEL, ModelConfig
 from mmkp.model.registry import config_class
 
 Monitor = Literal["loss", "F1@1", "F1@3", "F1@5", "MAP@5"]
-MODEL_DEFAULT = "default"  # Stage2Config.trainable: the model's own fine-tuning modules
+Precision = Literal["fp32", "bf16", "fp16"]
+MODEL_DEFAULT = "default"  # StageConfig.trainable: the model's own fine-tuning modules
+STAGE_NAME = re.compile(r"[A-Za-z0-9_-]+")  # a stage's name is its run folder: OUT/<name>/
 
 
 @dataclass(frozen=True)
 class StageConfig:
-    """One training stage: the loss `terms` it optimises, Adam settings, early stopping.
+    """One training stage: what it trains (`terms`, `trainable`), how its model starts
+    (`warm_start`), Adam settings and early stopping.
 
     Early stopping watches `monitor` on the dev split: "loss" (the stage's own loss, lower is
     better) or a keyphrase metric (higher is better) of the stage's predictions (the
@@ -39,7 +44,17 @@ class StageConfig:
     against the model's own names when the whole config is read."""
 
     epochs: int
+    # The stage's folder in the run, OUT/<name>/; None: "stage<i>" for the i-th stage (from 1).
+    name: str | None = None
     terms: tuple[str, ...] = ("itm", "irtm", "cla")  # eq. 15; add "gen" to train jointly
+    # The model's top-level modules whose parameters the stage optimises. None: all;
+    # "default": the model's own fine-tuning choice (MM-MKP: the decoder and generator, as
+    # the paper's public code's second phase).
+    trainable: tuple[str, ...] | Literal["default"] | None = None
+    # Start from the previous stage's best checkpoint (which then competes as "epoch 0": the
+    # stage keeps it unless an epoch beats it) instead of a new model. None: True for every
+    # stage but the first.
+    warm_start: bool | None = None
     lr: float = 1e-3
     batch_size: int = 64
     grad_clip: float = 5.0  # max global gradient norm; 0 disables clipping
@@ -54,6 +69,8 @@ class StageConfig:
     lr_decay: float | None = None
 
     def __post_init__(self) -> None:
+        if self.name is not None and not STAGE_NAME.fullmatch(self.name):
+            raise ValueError(f"name must be letters, digits, _ or -, got {self.name!r}")
         if self.lr_decay is not None and not 0.0 < self.lr_decay < 1.0:
             raise ValueError(f"lr_decay must be in (0, 1), got {self.lr_decay}")
         if self.epochs < 0:
@@ -71,24 +88,55 @@ class StageConfig:
             )
 
 
-@dataclass(frozen=True)
-class Stage2Config(StageConfig):
-    """Stage 2 (eq. 19) also decides what it trains: `trainable` lists the model's top-level
-    modules whose parameters it optimises (None: all; "default": the model's own choice,
-    for MM-MKP the generator only, as the paper's public code's second phase)."""
-
-    terms: tuple[str, ...] = ("gen",)
-    trainable: tuple[str, ...] | Literal["default"] | None = MODEL_DEFAULT
+# MM-MKP's two stages: eq. 15 from scratch, then eq. 19 on the generator from stage 1's best.
+# They are also the defaults of the older two-field form (`train.stage1` / `train.stage2`).
+DEFAULT_STAGES = (
+    StageConfig(name="stage1", epochs=10),
+    StageConfig(name="stage2", epochs=15, terms=("gen",), trainable=MODEL_DEFAULT),
+)
+OLD_STAGE_KEYS = ("stage1", "stage2")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    stage1: StageConfig = StageConfig(epochs=10)
-    stage2: Stage2Config = Stage2Config(epochs=15)
+    """Seed, threads and hardware, then the stages, trained in order.
+
+    The older form with two fields, `stage1:` and `stage2:` (each a partial stage), still
+    reads: `config_hook` turns it into `stages` with the defaults those fields had."""
+
+    stages: tuple[StageConfig, ...] = DEFAULT_STAGES
     seed: int = 1
     threads: int = 2  # torch intra-op threads
     eval_batch_size: int = 64
     by_length: bool = True  # batch rows of similar source length (less padding, faster)
+    # auto: cuda when available, else cpu (training.device). Data loading stays on the CPU.
+    device: str = "auto"
+    # Autocast dtype of the forward passes on CUDA (fp16 with gradient scaling); fp32 only
+    # on the CPU.
+    precision: Precision = "fp32"
+
+    # `--set train.stage1.epochs=3` still works: the stage named stage1.
+    config_aliases: ClassVar[dict[str, tuple[str, ...]]] = {
+        key: ("stages", key) for key in OLD_STAGE_KEYS
+    }
+
+    @classmethod
+    def config_hook(cls, raw: Any) -> tuple[type, Any]:
+        """`stage1:` / `stage2:` (the two-stage form) -> `stages:` with the old defaults."""
+        if not isinstance(raw, dict):
+            return cls, raw
+        if not any(key in raw for key in OLD_STAGE_KEYS):
+            return cls, _named_stages(raw)
+        if "stages" in raw:
+            raise ValueError("give train.stages or train.stage1/stage2 (the old form), not both")
+        stages = []
+        for key, default in zip(OLD_STAGE_KEYS, DEFAULT_STAGES, strict=True):
+            given = raw.get(key) or {}
+            if not isinstance(given, dict) or "name" in given:
+                raise ValueError(f"train.{key} must be a mapping of stage settings, got {given!r}")
+            stages.append(to_dict(default) | given)
+        rest = {key: value for key, value in raw.items() if key not in OLD_STAGE_KEYS}
+        return cls, rest | {"stages": stages}
 
     def __post_init__(self) -> None:
         if self.threads < 1 or self.eval_batch_size < 1:
@@ -96,6 +144,57 @@ class TrainConfig:
                 "threads and eval_batch_size must be >= 1, got "
                 f"{self.threads}, {self.eval_batch_size}"
             )
+        if not DEVICE_NAME.fullmatch(self.device):
+            raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {self.device!r}")
+        if self.device == "cpu" and self.precision != "fp32":
+            raise ValueError(
+                f"precision {self.precision} needs a CUDA device; the CPU trains in fp32"
+            )
+        if not self.stages:
+            raise ValueError("stages must list at least one stage")
+        stages = tuple(_resolve_stage(stage, i) for i, stage in enumerate(self.stages))
+        names = [stage.name for stage in stages]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ValueError(f"stages[{i}].name {name!r} is also stages[{names.index(name)}]'s")
+        object.__setattr__(self, "stages", stages)  # names and starts stored explicitly
+
+    def stage(self, name: str) -> StageConfig:
+        """The stage named `name`."""
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(f"no stage named {name!r} (stages: {[s.name for s in self.stages]})")
+
+
+def stage_name(index: int) -> str:
+    """The name (and run folder) of the `index`-th stage (from 0) when it gives none."""
+    return f"stage{index + 1}"
+
+
+def _named_stages(raw: dict[str, Any]) -> dict[str, Any]:
+    """`raw` with each stage's default name written in, so `--set` finds stages by name."""
+    stages = raw.get("stages")
+    if not isinstance(stages, list):
+        return raw
+    named = [
+        {"name": stage_name(i)} | stage if isinstance(stage, dict) else stage
+        for i, stage in enumerate(stages)
+    ]
+    return raw | {"stages": named}
+
+
+def _resolve_stage(stage: StageConfig, index: int) -> StageConfig:
+    """The stage with its default name and start made explicit."""
+    if stage.warm_start and index == 0:
+        raise ValueError(
+            "stages[0].warm_start: the first stage has no previous stage to start from"
+        )
+    return replace(
+        stage,
+        name=stage.name or stage_name(index),
+        warm_start=index > 0 if stage.warm_start is None else stage.warm_start,
+    )
 
 
 def _default_model() -> ModelConfig:
@@ -111,22 +210,24 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         known = self.model.loss_terms
-        for stage in ("stage1", "stage2"):
-            for i, term in enumerate(getattr(self.train, stage).terms):
+        images = self.data.features is not None
+        stages = []
+        for i, stage in enumerate(self.train.stages):
+            where = f"train.stages[{i}]"
+            for j, term in enumerate(stage.terms):
                 if term not in known:
                     raise ValueError(
-                        f"train.{stage}.terms[{i}] must be one of {list(known)}, got {term!r} "
+                        f"{where}.terms[{j}] must be one of {list(known)}, got {term!r} "
                         f"(the loss terms of model {self.model.name!r})"
                     )
-        for stage in ("stage1", "stage2"):
-            terms = getattr(self.train, stage).terms
-            unused = self.model.unused_terms(terms, images=self.data.features is not None)
-            if len(unused) == len(terms):
+            unused = self.model.unused_terms(stage.terms, images=images)
+            if len(unused) == len(stage.terms):
                 reasons = "; ".join(f"{term}: {why}" for term, why in unused.items())
-                raise ValueError(f"train.{stage}.terms {list(terms)}: no term applies ({reasons})")
-        if self.train.stage2.trainable == MODEL_DEFAULT:  # resolved once, stored explicitly
-            stage2 = replace(self.train.stage2, trainable=self.model.fine_tune_modules)
-            object.__setattr__(self, "train", replace(self.train, stage2=stage2))
+                raise ValueError(f"{where}.terms {list(stage.terms)}: no term applies ({reasons})")
+            if stage.trainable == MODEL_DEFAULT:  # resolved once, stored explicitly
+                stage = replace(stage, trainable=self.model.fine_tune_modules)
+            stages.append(stage)
+        object.__setattr__(self, "train", replace(self.train, stages=tuple(stages)))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (tuples as lists), as written to a run's config.json."""

@@ -18,6 +18,7 @@ from mmkp.data.processor import Example, TextProcessor
 from mmkp.data.record import Post
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.features.store import FeatureStore
+from mmkp.model.config import ModelConfig
 from mmkp.processing.processor import ProcessorConfig
 
 log = logging.getLogger("mmkp.training")
@@ -38,13 +39,26 @@ def load_split(split: SplitConfig) -> list[Post]:
     return selected
 
 
-def open_grids(config: DataConfig) -> tuple[GridLookup | None, ProcessorConfig | None]:
-    """Image grid features by post id from the configured FeatureStore, and how they were
-    made (saved with the model); (None, None): text only."""
+def open_grids(config: DataConfig) -> tuple[GridLookup | None, ProcessorConfig | None, int | None]:
+    """Image grid features by post id from the configured FeatureStore, how they were made
+    (saved with the model) and their width (channels); (None, None, None): text only."""
     if not config.features:
-        return None, None
+        return None, None, None
     store = FeatureStore.open(config.features)
-    return store.get, ProcessorConfig.of_store(store)
+    return store.get, ProcessorConfig.of_store(store), store.dim
+
+
+def check_grid_width(model: ModelConfig, data: TrainingData) -> None:
+    """A model reads grids as wide as the feature store's: a mismatch is one error before the
+    model is built, naming both values, not a shape error at the first forward pass."""
+    width = getattr(model, "image_dim", None)
+    if data.grid_width is None or width is None or width == data.grid_width:
+        return
+    raise ValueError(
+        f"model.image_dim is {width} but the feature store {data.config.features} holds "
+        f"{data.grid_width}-channel grids ({data.backbone}); set model.image_dim: "
+        f"{data.grid_width}"
+    )
 
 
 @dataclass
@@ -65,6 +79,7 @@ class TrainingData:
     grid_lookup: GridLookup | None
     # how the grids were made (None: text only), saved with every checkpoint (processor.json)
     processor: ProcessorConfig | None
+    grid_width: int | None  # the grids' channels (None: text only)
 
     @property
     def backbone(self) -> str | None:
@@ -185,7 +200,7 @@ def prepare_data(
     processor = TextProcessor(vocab, labels, config.text, match_label_keys=post_labels)
     itm_processor = TextProcessor(vocab, labels, config.text, match_label_keys=ITM_LABELS)
     itm_posts = load_split(config.itm) if config.itm is not None else []
-    grid_lookup, processor_config = open_grids(config)
+    grid_lookup, processor_config, grid_width = open_grids(config)
     rows = processor.joined_examples if config.targets == "one2seq" else processor.examples
     data = TrainingData(
         config=config,
@@ -200,6 +215,7 @@ def prepare_data(
         itm_examples=itm_processor.examples(itm_posts, one2one=False),
         grid_lookup=grid_lookup,
         processor=processor_config,
+        grid_width=grid_width,
     )
     if retrieval is not None:
         index = RetrievalIndex.build(train_posts, labels, retrieval)

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from mmkp.data.batch import Batch
 from mmkp.model.outputs import Losses
 from mmkp.model.protocol import KeyphraseModel
+from mmkp.training.device import Hardware
 
 
 @dataclass
@@ -59,19 +60,33 @@ def train_epoch(
     grad_clip: float,
     total: int,
     desc: str,
+    hardware: Hardware,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> PassResult:
-    """One epoch of Adam steps on the sum of `terms`; a progress bar shows loss and pairs/s."""
+    """One epoch of Adam steps on the sum of `terms`; a progress bar shows loss and pairs/s.
+
+    With a `scaler` (fp16) the loss is scaled before backward and the gradients unscaled
+    before clipping, so the clipping norm means the same as in fp32."""
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     mean, start = _Mean(), time.perf_counter()
     with tqdm(total=total, desc=desc, unit="batch", leave=False, disable=None) as bar:
         for batch in batches:
             optimizer.zero_grad(set_to_none=True)
-            losses = model(batch, terms)
-            losses.total.backward()
+            with hardware.autocast():
+                losses = model(hardware.to_device(batch), terms)
+            if scaler is None:
+                losses.total.backward()
+            else:
+                scaler.scale(losses.total).backward()
+                scaler.unscale_(optimizer)
             if grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, grad_clip)
-            optimizer.step()
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+                scaler.update()
             mean.add(losses, batch.size)
             elapsed = time.perf_counter() - start
             bar.set_postfix(loss=f"{mean.mean():.4f}", pairs_s=f"{mean.rows / elapsed:.0f}")
@@ -81,11 +96,17 @@ def train_epoch(
 
 @torch.no_grad()
 def evaluate_loss(
-    model: KeyphraseModel, batches: Iterable[Batch], *, terms: Collection[str]
+    model: KeyphraseModel,
+    batches: Iterable[Batch],
+    *,
+    terms: Collection[str],
+    hardware: Hardware,
 ) -> PassResult:
     """Mean loss of `terms` without dropout or gradients (the dev loss)."""
     model.eval()
     mean, start = _Mean(), time.perf_counter()
     for batch in batches:
-        mean.add(model(batch, terms), batch.size)
+        with hardware.autocast():
+            losses = model(hardware.to_device(batch), terms)
+        mean.add(losses, batch.size)
     return mean.result(time.perf_counter() - start)

@@ -1,8 +1,10 @@
-"""Both stages end to end: prepare data, stage 1, stage 2, export the model, score dev/test.
+"""The stages end to end: prepare data, train each stage in order, export the model, score.
 
     OUT/config.json               the resolved experiment config
-    OUT/stage1/, OUT/stage2/      best/, last/, metrics.jsonl, curves.png (see recipe.py)
-    OUT/model/                    the final model: stage 2's best checkpoint, weights only
+    OUT/<stage name>/             best/, last/, metrics.jsonl, curves.png (see recipe.py);
+                                  MM-MKP's: OUT/stage1/, OUT/stage2/
+    OUT/model/                    the final model: the last stage's best checkpoint, weights only,
+                                  with its model card (README.md: data, config, dev/test scores)
     OUT/{dev,test}_predictions.jsonl, OUT/{dev,test}_scores.json (with the seconds predicting took)
 
 `resume=True` continues an interrupted run from each stage's `last/` checkpoint; a finished
@@ -22,14 +24,14 @@ from mmkp.data.record import Post
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.evaluation.metrics import EvaluationResult, evaluate
 from mmkp.evaluation.prediction_files import write_predictions
-from mmkp.inference.checkpoint import LABELS_FILE, VOCAB_FILE, export_model
+from mmkp.inference.checkpoint import CONFIG_FILE, LABELS_FILE, VOCAB_FILE, export_model
+from mmkp.inference.model_card import ModelCard, write_model_card
 from mmkp.inference.predictor import Predictor
 from mmkp.io import write_json_atomic
 from mmkp.training.config import ExperimentConfig
-from mmkp.training.data import TrainingData, prepare_data
-from mmkp.training.recipe import EpochCallback
-from mmkp.training.stage1 import Stage1Recipe
-from mmkp.training.stage2 import Stage2Recipe
+from mmkp.training.data import TrainingData, check_grid_width, prepare_data
+from mmkp.training.device import Hardware
+from mmkp.training.recipe import EpochCallback, StageRecipe
 
 
 @dataclass
@@ -47,22 +49,32 @@ def run_training(
     resume: bool = False,
     on_epoch_end: EpochCallback | None = None,
 ) -> TrainingRun:
-    """Train stage 1 then stage 2 into `out_dir` and score the final model on dev (and test)."""
+    """Train the stages in order into `out_dir` and score the final model on dev (and test)."""
     out = Path(out_dir)
+    hardware = Hardware.from_config(config.train.device, config.train.precision)
     _record_config(out, config, resume=resume)
     data = _prepare(config, out, resume=resume)
+    check_grid_width(config.model, data)
     history = {}
-    for recipe_class in (Stage1Recipe, Stage2Recipe):
-        recipe = recipe_class(config, out, data, resume=resume, on_epoch_end=on_epoch_end)
+    for index in range(len(config.train.stages)):
+        recipe = StageRecipe(
+            config,
+            out,
+            data,
+            index=index,
+            hardware=hardware,
+            resume=resume,
+            on_epoch_end=on_epoch_end,
+        )
         recipe.setup()
         recipe.train()
         history[recipe.name] = recipe.state.history
-    model_dir = export_model(out / "stage2" / "best", out / "model")
+    model_dir = export_model(out / recipe.name / "best", out / "model")
     run = TrainingRun(out_dir=out, model_dir=model_dir, history=history)
     splits = {"dev": data.dev_posts}
     if data.test_posts:
         splits["test"] = data.test_posts
-    predictor = Predictor.load(model_dir)
+    predictor = Predictor.load(model_dir, device=hardware.device)
     for split, posts in splits.items():
         path = out / f"{split}_predictions.jsonl"
         start = time.perf_counter()
@@ -71,7 +83,29 @@ def run_training(
         )
         timing = {"predict_seconds": time.perf_counter() - start}  # for `mmkp benchmark`'s posts/s
         write_json_atomic(out / f"{split}_scores.json", run.scores[split].to_dict() | timing)
+    write_model_card(model_dir, _model_card(model_dir, data, run.scores))
     return run
+
+
+def _model_card(
+    model_dir: Path, data: TrainingData, scores: dict[str, EvaluationResult]
+) -> ModelCard:
+    """The exported model's card, now that its training data and scores are known."""
+    splits = {
+        "train": (data.config.train, data.train_posts),
+        "dev": (data.config.dev, data.dev_posts),
+    }
+    if data.config.test is not None:
+        splits["test"] = (data.config.test, data.test_posts)
+    return ModelCard(
+        json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8")),
+        len(data.vocab),
+        len(data.labels),
+        trained_on={
+            name: f"{split.path} ({len(posts)} posts)" for name, (split, posts) in splits.items()
+        },
+        scores={split: result.scores for split, result in scores.items()},
+    )
 
 
 def score_model(
@@ -104,10 +138,16 @@ def _record_config(out: Path, config: ExperimentConfig, *, resume: bool) -> None
 
 def _prepare(config: ExperimentConfig, out: Path, *, resume: bool) -> TrainingData:
     """Prepare the data; a resumed run reuses the vocabulary and labels it saved."""
-    saved = out / "stage1" / "last"
+    saved = out / _first_stage(config) / "last"
     if resume and (saved / VOCAB_FILE).is_file():
         vocab, labels = Vocab.load(saved / VOCAB_FILE), LabelSet.load(saved / LABELS_FILE)
         return prepare_data(
             config.data, vocab=vocab, labels=labels, retrieval=config.model.retrieval
         )
     return prepare_data(config.data, retrieval=config.model.retrieval)
+
+
+def _first_stage(config: ExperimentConfig) -> str:
+    name = config.train.stages[0].name
+    assert name is not None, "named by TrainConfig"
+    return name

@@ -1,9 +1,11 @@
-"""The stage recipe (setup, train, save_checkpoint) both stages follow, and its epoch loop.
+"""The stage recipe (setup, train, save_checkpoint) every stage follows, and its epoch loop.
 
-A stage directory holds `last/` (resumable: trainer state, optimizer, RNG), `best/` (the
-best epoch on the dev split), `metrics.jsonl` and `curves.png`. The stage's config says what
-it optimises (`terms`); a stage subclass says how its model starts (`build_model`, which also
-freezes what the stage does not train).
+A stage directory, OUT/<stage name>/, holds `last/` (resumable: trainer state, optimizer,
+RNG), `best/` (the best epoch on the dev split), `metrics.jsonl` and `curves.png`. Everything
+a stage does comes from its `StageConfig`: what it optimises (`terms`, `trainable`), how its
+model starts (`warm_start`, `mmkp.training.start`), what early stopping watches (`monitor`).
+A warm-started stage scores its starting model first ("epoch 0"), so it keeps the previous
+stage's model unless an epoch beats it.
 """
 
 from __future__ import annotations
@@ -11,16 +13,15 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import torch
 from safetensors.torch import load_model
 
 from mmkp.data.batch import Batch
-from mmkp.data.batching import in_length_order
+from mmkp.data.batching import length_sorted_batches
 from mmkp.decoding.heads import Head, predict_keyphrases
 from mmkp.evaluation.metrics import evaluate
 from mmkp.inference.checkpoint import MODEL_FILE
@@ -28,8 +29,10 @@ from mmkp.model.protocol import KeyphraseModel
 from mmkp.training.config import ExperimentConfig, StageConfig
 from mmkp.training.curves import plot_curves, write_metrics
 from mmkp.training.data import TrainingData
+from mmkp.training.device import Hardware
 from mmkp.training.early_stopping import EarlyStopping
 from mmkp.training.loop import PassResult, evaluate_loss, train_epoch
+from mmkp.training.start import starting_model
 from mmkp.training.state import (
     TrainerState,
     read_trainer_state,
@@ -41,20 +44,18 @@ log = logging.getLogger("mmkp.training")
 EpochCallback = Callable[[str, int], None]  # (stage name, finished epoch), e.g. to interrupt
 
 
-def seed_everything(seed: int, *, threads: int) -> None:
+def seed_everything(seed: int, *, threads: int, hardware: Hardware) -> None:
     """Same seed, same thread count -> the same run, bit for bit, on CPU."""
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # every device's generator
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    hardware.make_deterministic()
 
 
 class StageRecipe:
-    """Train one stage with Adam, gradient clipping and early stopping on the dev split."""
-
-    name: ClassVar[str]
-    scores_start: ClassVar[bool] = False  # score the starting model as "epoch 0"
+    """Train `config.train.stages[index]` with Adam, gradient clipping and early stopping on
+    the dev split, on `hardware`'s device."""
 
     def __init__(
         self,
@@ -62,23 +63,35 @@ class StageRecipe:
         out_dir: str | Path,
         data: TrainingData,
         *,
+        index: int,
+        hardware: Hardware,
         resume: bool = False,
         on_epoch_end: EpochCallback | None = None,
     ) -> None:
         self.config = config
+        self.index = index
+        self.stage: StageConfig = config.train.stages[index]
+        assert self.stage.name is not None, "named by TrainConfig"
+        self.name = self.stage.name
         self.dir = Path(out_dir) / self.name
+        previous = config.train.stages[index - 1].name if index > 0 else None
+        self.previous_best = Path(out_dir) / previous / "best" if previous else None
         self.data = data
+        self.hardware = hardware
         self.resume = resume
         self.on_epoch_end = on_epoch_end
 
-    @property
-    def stage(self) -> StageConfig:
-        return getattr(self.config.train, self.name)
-
-    # -- what a stage defines -------------------------------------------------------------
     def build_model(self) -> KeyphraseModel:
-        """The starting model; parameters the stage does not train have requires_grad off."""
-        raise NotImplementedError
+        """The starting model on the device; what the stage does not train is frozen."""
+        model = starting_model(
+            self.stage,
+            where=f"train.stages[{self.index}]",
+            model=self.config.model,
+            vocab=self.data.vocab,
+            labels=self.data.labels,
+            previous_best=self.previous_best,
+        )
+        return model.to(self.hardware.device)
 
     @property
     def head(self) -> Head:
@@ -92,29 +105,36 @@ class StageRecipe:
         self.model.eval()
         data, decode, head = self.data, self.config.decode, self.head
 
-        def predict(batches: Iterable[Batch]) -> list[list[str]]:
-            return [
-                [kp.text for kp in row]
-                for batch in batches
-                for row in predict_keyphrases(
-                    self.model, batch, data.vocab, data.labels, decode, head=head
-                )
-            ]
-
-        return in_length_order(
-            self.data.dev_post_examples,
+        examples = data.dev_post_examples
+        ranked: list[list[str]] = [[] for _ in examples]
+        batches = length_sorted_batches(
+            examples,
             self.config.train.eval_batch_size,
-            self.data.grid_lookup,
-            predict,
-            neighbours=self.data.dev_neighbours,
+            grid_lookup=data.grid_lookup,
+            neighbours=data.dev_neighbours,
         )
+        for rows, batch in batches:
+            with self.hardware.autocast():
+                keyphrases = predict_keyphrases(
+                    self.model,
+                    self.hardware.to_device(batch),
+                    data.vocab,
+                    data.labels,
+                    decode,
+                    head=head,
+                )
+            for i, row in zip(rows, keyphrases, strict=True):
+                ranked[i] = [kp.text for kp in row]
+        return ranked
 
     # -- the protocol ---------------------------------------------------------------------
     def setup(self) -> None:
-        seed_everything(self.config.train.seed, threads=self.config.train.threads)
+        train = self.config.train
+        seed_everything(train.seed, threads=train.threads, hardware=self.hardware)
         self.model = self.build_model()
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(trainable, lr=self.stage.lr)
+        self.scaler = self.hardware.grad_scaler()
         self.state = TrainerState(stage=self.name, epoch=0)
         self.stopper = EarlyStopping(
             self.stage.monitor, self.stage.patience, smoothing=self.stage.smoothing
@@ -125,6 +145,8 @@ class StageRecipe:
             restore_training(last, self.optimizer)
             self.state = saved
             self.stopper = EarlyStopping.from_dict(saved.early_stopping)
+            if self.scaler is not None and saved.grad_scaler:
+                self.scaler.load_state_dict(saved.grad_scaler)
             log.info("%s: resuming after epoch %d from %s", self.name, saved.epoch, last)
         elif last.exists():
             raise ValueError(
@@ -132,7 +154,7 @@ class StageRecipe:
             )
 
     def train(self) -> None:
-        if self.scores_start and not self.state.history and not self.state.finished:
+        if self.stage.warm_start and not self.state.history and not self.state.finished:
             self._record(self._evaluate(0, None))  # the starting model is a candidate too
         for epoch in range(self.state.epoch + 1, self.stage.epochs + 1):
             if self.state.finished or self.stopper.should_stop:
@@ -151,6 +173,8 @@ class StageRecipe:
                 grad_clip=self.stage.grad_clip,
                 total=count,
                 desc=f"{self.name} epoch {epoch}/{self.stage.epochs}",
+                hardware=self.hardware,
+                scaler=self.scaler,
             )
             self._record(self._evaluate(epoch, result))
             if self.on_epoch_end is not None:
@@ -192,6 +216,8 @@ class StageRecipe:
         self.state.epoch = epoch
         self.state.history.append(row)
         self.state.early_stopping = self.stopper.to_dict()
+        if self.scaler is not None:
+            self.state.grad_scaler = self.scaler.state_dict()
         if improved:
             self.save_checkpoint(best=True)
         self.save_checkpoint(best=False)
@@ -201,7 +227,9 @@ class StageRecipe:
     def _evaluate(self, epoch: int, train: PassResult | None) -> dict[str, float]:
         """The epoch's record: train (None for the starting model) and dev losses and terms,
         speed, dev metrics."""
-        dev = evaluate_loss(self.model, self._dev_batches(), terms=self.stage.terms)
+        dev = evaluate_loss(
+            self.model, self._dev_batches(), terms=self.stage.terms, hardware=self.hardware
+        )
         row: dict[str, float] = {"epoch": epoch, "dev_loss": dev.loss}
         if train is not None:
             row.update(

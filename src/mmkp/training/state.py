@@ -3,7 +3,8 @@
     trainer_state.json         epoch, early stopping, history, ...
     trainer_state.safetensors  optimizer tensors and the torch RNG
 
-so an interrupted stage resumes exactly where it stopped.
+so an interrupted stage resumes exactly where it stopped. Tensors are saved from the CPU and
+the optimizer's follow its parameters when loaded, so a run resumes on another device.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mmkp.processing.processor import ProcessorConfig
 STATE_FILE = "trainer_state.json"
 STATE_TENSORS = "trainer_state.safetensors"
 RNG_KEY = "rng.torch"
+CUDA_RNG_KEY = "rng.cuda"  # the current CUDA device's generator (dropout on the GPU)
 OPTIMIZER_PREFIX = "optimizer.state."
 
 
@@ -39,6 +41,7 @@ class TrainerState:
     finished: bool = False
     early_stopping: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    grad_scaler: dict[str, Any] | None = None  # fp16's loss scale (torch.amp.GradScaler)
 
 
 def save_training_checkpoint(
@@ -59,6 +62,8 @@ def save_training_checkpoint(
         write_json_atomic(tmp / STATE_FILE, asdict(trainer))
         tensors, scalars = _flatten_optimizer(optimizer)
         tensors[RNG_KEY] = torch.get_rng_state()
+        if torch.cuda.is_initialized():
+            tensors[CUDA_RNG_KEY] = torch.cuda.get_rng_state()
         save_file(tensors, str(tmp / STATE_TENSORS), metadata={"optimizer": scalars})
 
     return save_checkpoint(
@@ -109,6 +114,8 @@ def restore_training(directory: str | Path, optimizer: torch.optim.Optimizer) ->
     ]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
     torch.set_rng_state(tensors[RNG_KEY])
+    if CUDA_RNG_KEY in tensors and torch.cuda.is_available():  # a CPU run resumed on CUDA: none
+        torch.cuda.set_rng_state(tensors[CUDA_RNG_KEY])
 
 
 def _flatten_optimizer(
@@ -123,7 +130,8 @@ def _flatten_optimizer(
     for index, values in state_dict["state"].items():
         for name, value in values.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"{OPTIMIZER_PREFIX}{index}.{name}"] = value.detach().contiguous()
+                # CPU tensors on disk: load_state_dict moves them to their parameters' device
+                tensors[f"{OPTIMIZER_PREFIX}{index}.{name}"] = value.detach().cpu().contiguous()
             else:
                 scalars.setdefault(str(index), {})[name] = value
     return tensors, json.dumps({"state": scalars, "param_groups": state_dict["param_groups"]})

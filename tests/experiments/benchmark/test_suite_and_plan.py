@@ -133,8 +133,26 @@ def test_training_jobs_one_per_seed(tmp_path):
     )
     quick = plan(tmp_path, system, quick=True).jobs
     assert [job.run_dir.name for job in quick] == ["quick-seed-1"]
-    assert "--set train.stage1.epochs=2 --set train.stage2.epochs=1" in shlex.join(quick[0].command)
+    assert "--set train.stages.stage1.epochs=2 --set train.stages.stage2.epochs=1" in shlex.join(
+        quick[0].command
+    )
     assert quick[0].spec != jobs[0].spec
+    on_cpu = plan(tmp_path, system, device="cpu").jobs
+    assert shlex.join(on_cpu[0].command).endswith("--set train.seed=1 --set train.device=cpu")
+    assert (
+        on_cpu[0].spec["train"]["train"]["device"]
+        == "cpu"
+        != jobs[0].spec["train"]["train"]["device"]
+    )
+
+
+def test_quick_sets_the_epochs_of_each_stage_a_config_has(tmp_path):
+    """A single-stage baseline gets the first stage's quick epochs only."""
+    system = System("copy", "C", "g", real=RunSpec(config="configs/baselines/copy-real.yaml"))
+    row = plan(tmp_path, system, quick=True).rows[0]
+    assert row.reason is None
+    command = shlex.join(row.jobs[0].command)
+    assert "--set train.stages.stage1.epochs=2 --set train.seed=1" in command
 
 
 def test_retrieval_job_runs_once(tmp_path):

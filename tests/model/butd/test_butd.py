@@ -84,8 +84,8 @@ def test_the_loss_falls_on_a_tiny_batch():
 
 def test_the_config_refuses_data_without_image_features():
     config = load_config(CONFIG)
-    assert isinstance(config.model, ButdConfig) and config.train.stage1.terms == ("cla",)
-    assert config.train.stage2.epochs == 0 and config.decode.top_k == 5
+    assert isinstance(config.model, ButdConfig) and config.train.stage("stage1").terms == ("cla",)
+    assert len(config.train.stages) == 1 and config.decode.top_k == 5
     with pytest.raises(ConfigError, match="cla: model 'butd' reads image grids"):
         load_config(CONFIG, ["data.features=null"])
 

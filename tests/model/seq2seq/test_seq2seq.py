@@ -41,7 +41,9 @@ def test_the_name_is_the_copy_switch(tmp_path):
         Seq2SeqConfig(name="seq2seq")
     path = config_file(tmp_path, "{name: att}", "{epochs: 1, terms: [gen]}", "{epochs: 0}")
     assert load_config(path).model == Seq2SeqConfig(name="att")
-    with pytest.raises(ConfigError, match=r"train\.stage1\.terms\[0\] must be one of \['gen'\]"):
+    with pytest.raises(
+        ConfigError, match=r"train\.stages\[0\]\.terms\[0\] must be one of \['gen'\]"
+    ):
         load_config(path, ["train.stage1.terms=[cla]"])
 
 
@@ -116,5 +118,5 @@ def test_trains_saves_loads_and_predicts_through_the_cli(name, tmp_path, one_thr
 def test_the_shipped_configs_train_the_generator_on_the_post_text(name):
     for kind in ("real", "generated"):
         config = load_config(BASELINES / f"{name}-{kind}.yaml")
-        assert config.model.name == name and config.train.stage1.terms == ("gen",)
+        assert config.model.name == name and config.train.stage("stage1").terms == ("gen",)
         assert not config.data.use_ocr and not config.data.use_entities

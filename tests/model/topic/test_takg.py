@@ -81,9 +81,12 @@ def test_the_shipped_configs_pre_train_the_ntm_then_train_jointly():
     for kind in ("real", "generated"):
         config = load_config(BASELINES / f"topic-{kind}.yaml")
         assert isinstance(config.model, TakgConfig)
-        assert config.train.stage1.terms == ("ntm",) and config.train.stage1.monitor == "loss"
-        assert config.train.stage2.terms == ("ntm", "gen")
-        assert config.train.stage2.trainable is None  # everything
+        assert (
+            config.train.stage("stage1").terms == ("ntm",)
+            and config.train.stage("stage1").monitor == "loss"
+        )
+        assert config.train.stage("stage2").terms == ("ntm", "gen")
+        assert config.train.stage("stage2").trainable is None  # everything
         assert not config.data.use_ocr and not config.data.use_entities  # the post text
 
 

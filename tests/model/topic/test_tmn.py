@@ -82,8 +82,11 @@ def test_the_shipped_configs_pre_train_the_ntm_then_train_jointly():
     for kind in ("real", "generated"):
         config = load_config(BASELINES / f"tmn-{kind}.yaml")
         assert isinstance(config.model, TMNConfig)
-        assert config.train.stage1.terms == ("ntm",)
-        assert config.train.stage2.terms == ("ntm", "cla") and config.train.stage2.trainable is None
+        assert config.train.stage("stage1").terms == ("ntm",)
+        assert (
+            config.train.stage("stage2").terms == ("ntm", "cla")
+            and config.train.stage("stage2").trainable is None
+        )
         assert not config.data.use_ocr and not config.data.use_entities
 
 

@@ -25,7 +25,7 @@ from mmkp.io import output_dir, write_text_atomic
 
 @dataclass(frozen=True)
 class BenchmarkOptions(PlanOptions):
-    """What to plan (PlanOptions: out, data, seeds, quick, root) and how to run it."""
+    """What to plan (PlanOptions: out, data, seeds, quick, root, device) and how to run it."""
 
     workers: int = 2  # runs side by side, one thread each
     train: bool = True  # False: only tabulate the runs that finished

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mmkp.experiments.demo import DemoState, generate_step, prepare_step
 from mmkp.io import write_json_atomic
 
 READY = "ready.json"
@@ -46,6 +45,10 @@ def read_ready(out: Path) -> dict[str, Any] | None:
 def ensure_generated(out: Path, wanted: GeneratedData) -> tuple[dict[str, Any], str | None]:
     """Build the data unless the same data is already complete; returns its identity (part
     of every generated run's spec, so other data retrains) and a note for the user."""
+    # The demo's steps load torch and the featurizer: imported here, so `mmkp benchmark
+    # --help` (which reads GeneratedData's defaults) stays light.
+    from mmkp.experiments.demo import DemoState, generate_step, prepare_step
+
     identity = asdict(wanted)
     if read_ready(out) == identity:
         return identity, None

@@ -24,8 +24,9 @@ from mmkp.training.config import ExperimentConfig, load_config
 # The split each kind of data is scored on: the real posts have no test split of their own.
 SCORED_SPLIT: dict[DataKind, str] = {"real": "dev", "generated": "test"}
 NO_IMAGES = "the real posts have no images"
-# --quick: a few epochs, to see that everything runs and roughly where it lands.
-QUICK_OVERRIDES = ("train.stage1.epochs=2", "train.stage2.epochs=1")
+# --quick: a few epochs (the first stage's, then each later stage's), to see that everything
+# runs and roughly where it lands.
+QUICK_EPOCHS = (2, 1)
 RETRIEVAL_JOB = "mmkp.experiments.benchmark.retrieval_job"
 
 
@@ -79,6 +80,8 @@ class PlanOptions:
     quick: bool = False
     root: Path = field(default_factory=Path.cwd)  # where the suite's config paths start
     data_id: dict[str, Any] | None = None  # the generated data's identity (its ready marker)
+    # Every training run's `train.device` (auto, cpu, cuda, cuda:N); None: each config's own.
+    device: str | None = None
 
 
 def plan_suite(suite: Suite, options: PlanOptions) -> Plan:
@@ -140,7 +143,10 @@ def _training_job(
     system: System, config: Path, spec: RunSpec, seed: int, options: PlanOptions
 ) -> Job:
     # The suite's own overrides after --quick's: Table 2's `train.stage2.epochs=0` stays.
-    overrides = [*(QUICK_OVERRIDES if options.quick else ()), *spec.set, f"train.seed={seed}"]
+    quick = _quick_overrides(load_config(config, spec.set)) if options.quick else []
+    overrides = [*quick, *spec.set, f"train.seed={seed}"]
+    if options.device is not None:  # part of the spec: a GPU run does not stand for a CPU one
+        overrides.append(f"train.device={options.device}")
     # The config's own thread count, never overridden: the thread count is part of what a
     # seed reproduces (docs/training.md), so a benchmark run equals a plain `mmkp train`.
     experiment = load_config(config, overrides)
@@ -158,6 +164,15 @@ def _training_job(
         split=SCORED_SPLIT[options.data],
         resumable=True,
     )
+
+
+def _quick_overrides(experiment: ExperimentConfig) -> list[str]:
+    """`train.stages.<name>.epochs=N` for each stage of the config, by QUICK_EPOCHS."""
+    first, later = QUICK_EPOCHS
+    return [
+        f"train.stages.{stage.name}.epochs={first if i == 0 else later}"
+        for i, stage in enumerate(experiment.train.stages)
+    ]
 
 
 def _retrieval_job(system: System, config: Path, spec: RunSpec, options: PlanOptions) -> Job:

@@ -34,7 +34,6 @@ from typing import Literal
 import yaml
 
 from mmkp.config_loader import ConfigError, from_dict
-from mmkp.evaluation.metrics import MAIN_METRICS
 
 DataKind = Literal["real", "generated"]
 DATA_KINDS: tuple[DataKind, ...] = ("real", "generated")
@@ -88,6 +87,9 @@ class Suite:
     metrics: tuple[str, ...] = ("F1@1", "F1@3", "MAP@5")
 
     def __post_init__(self) -> None:
+        # The metrics module loads nltk (a second): imported here, not for `--help`.
+        from mmkp.evaluation.metrics import MAIN_METRICS
+
         group_names = [group.name for group in self.groups]
         keys = [system.key for system in self.systems]
         if len(set(keys)) != len(keys):
