@@ -71,6 +71,7 @@ VOCAB_FILE = "vocab.json"
 LABELS_FILE = "labels.json"
 MODEL_FILES = (MODEL_FILE, CONFIG_FILE, VOCAB_FILE, LABELS_FILE)
 CONFIG_FORMAT = "mmkp-model"
+ZERO_SHOT = "zero-shot"  # the reserved name of the built-in model (mmkp.inference.zero_shot)
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,12 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
 def check_checkpoint(directory: str | Path) -> InferenceConfig:
     """Every check `load_checkpoint` makes of a model directory, with no model allocated (the
     shapes come from a model on the meta device): what a process that hands the directory to
-    others checks first (`mmkp serve`). Returns its config."""
+    others checks first (`mmkp serve`). Returns its config. `zero-shot` (ZERO_SHOT) is the
+    built-in zero-shot model, which has no directory: its config."""
+    if str(directory) == ZERO_SHOT:
+        from mmkp.inference.zero_shot.predictor import inference_config  # it imports this module
+
+        return inference_config()
     return _checked(Path(directory)).config
 
 
