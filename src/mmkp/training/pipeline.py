@@ -3,7 +3,8 @@
     OUT/config.json               the resolved experiment config
     OUT/<stage name>/             best/, last/, metrics.jsonl, curves.png (see recipe.py);
                                   MM-MKP's: OUT/stage1/, OUT/stage2/
-    OUT/model/                    the final model: the last stage's best checkpoint, weights only
+    OUT/model/                    the final model: the last stage's best checkpoint, weights only,
+                                  with its model card (README.md: data, config, dev/test scores)
     OUT/{dev,test}_predictions.jsonl, OUT/{dev,test}_scores.json (with the seconds predicting took)
 
 `resume=True` continues an interrupted run from each stage's `last/` checkpoint; a finished
@@ -24,7 +25,8 @@ from mmkp.data.record import Post
 from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.evaluation.metrics import EvaluationResult, evaluate
 from mmkp.evaluation.prediction_files import write_predictions
-from mmkp.inference.checkpoint import LABELS_FILE, VOCAB_FILE, export_model
+from mmkp.inference.checkpoint import CONFIG_FILE, LABELS_FILE, VOCAB_FILE, export_model
+from mmkp.inference.model_card import ModelCard, write_model_card
 from mmkp.inference.predictor import Predictor
 from mmkp.io import write_json_atomic
 from mmkp.training.config import ExperimentConfig
@@ -93,7 +95,29 @@ def run_training(
         )
         timing = {"predict_seconds": time.perf_counter() - start}  # for `mmkp benchmark`'s posts/s
         write_json_atomic(out / f"{split}_scores.json", run.scores[split].to_dict() | timing)
+    write_model_card(model_dir, _model_card(model_dir, data, run.scores))
     return run
+
+
+def _model_card(
+    model_dir: Path, data: TrainingData, scores: dict[str, EvaluationResult]
+) -> ModelCard:
+    """The exported model's card, now that its training data and scores are known."""
+    splits = {
+        "train": (data.config.train, data.train_posts),
+        "dev": (data.config.dev, data.dev_posts),
+    }
+    if data.config.test is not None:
+        splits["test"] = (data.config.test, data.test_posts)
+    return ModelCard(
+        json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8")),
+        len(data.vocab),
+        len(data.labels),
+        trained_on={
+            name: f"{split.path} ({len(posts)} posts)" for name, (split, posts) in splits.items()
+        },
+        scores={split: result.scores for split, result in scores.items()},
+    )
 
 
 def score_model(
