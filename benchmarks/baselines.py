@@ -67,7 +67,7 @@ def main() -> None:
         "--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared"
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/baselines"))
-    parser.add_argument("--minilm", action="store_true", help="also run knn-minilm (extra)")
+    parser.add_argument("--minilm", action="store_true", help="also run knn-minilm (MiniLM kNN)")
     parser.add_argument("--sweep", action="store_true", help="also sweep the kNN neighbour count")
     args = parser.parse_args()
     train, dev = write_split(args.shared, args.out)

@@ -10,8 +10,9 @@ side, into DIR/runs/<variant>/seed-<n>/; finished runs are not retrained, so the
 resumes and re-tabulates. The table (with each ablation's paired bootstrap p against the
 full model) goes to DIR/table.md, .csv and .png.
 
-The ablations stop after stage 1 (`train.stages.stage2.epochs=0`, in the suite): on this split stage 2
-rarely beats the stage-1 model (which then stays), and skipping it saves a quarter of each run.
+The ablations stop after stage 1 (`train.stages.stage2.epochs=0`, in the suite): on this
+split stage 2 rarely beats the stage-1 model (which then stays), and skipping it saves a
+quarter of each run.
 So this script adds one row the runner does not know: the full model (the paper's, with
 L_cla) at the end of its stage 1 (its stage-2 epoch-0 row), the row to compare the ablations
 with, written to DIR/ablations.md below the table. The posts have no images, so the image

@@ -1,15 +1,19 @@
-"""Load on `mmkp serve` over loopback: 1 / 8 / 32 concurrent clients, text-only and with
-images, micro-batching on and off; prints a markdown table (and the in-process predictor's
-throughput on the same posts, the ceiling micro-batching approaches).
+"""Load on `mmkp serve` over loopback: 1 / 8 / 32 / 64 concurrent clients, text-only and with
+images, mixed with bad requests, micro-batching on and off; prints a markdown table (and the
+in-process predictor's throughput on the same posts, the ceiling micro-batching approaches).
 
     .venv/bin/mmkp demo --out runs/demo          # the model (about 4 min on 2 cores)
     .venv/bin/python benchmarks/serve_load.py --model runs/demo/mm-mkp/model \
-        --data runs/demo/data/test.jsonl [--requests 320] [--image-requests 96]
+        --data runs/demo/data/test.jsonl [--requests 320] [--image-requests 96] \
+        [--clients 1 8 32 64] [--bad-share 0.2] [--configs 1]
 
 Each configuration starts its own server (`mmkp serve --threads 1`, the given --set options),
 sends a fixed number of requests from N asyncio clients (each waits for its answer before the
-next), and reads the server's resident memory from /proc every 0.2 s; peak = VmHWM. Every
-request is bounded (60 s) and all go to 127.0.0.1 only.
+next), and reads the server's resident memory from /proc every 0.2 s; peak = VmHWM. A share
+of the requests (`--bad-share`) are bad ones a client gets wrong (malformed JSON, no
+Content-Type, text too long, base64 that is not an image, a form of 50,000 empty fields): each
+must be a 4xx, and a good one a 200; the table counts good requests that failed (`errors`), the
+4xx answers and every 5xx. Every request is bounded (60 s) and all go to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import os
 import statistics
 import subprocess
@@ -45,6 +50,8 @@ class Run:
     seconds: float
     latencies: list[float]
     errors: int
+    client_errors: int
+    server_errors: int
     rss_mb: list[float] = field(default_factory=list)
     peak_mb: float = 0.0
 
@@ -54,7 +61,8 @@ class Run:
         return (
             f"| {self.name} | {self.clients} | {self.requests} | {self.requests / self.seconds:.1f}"
             f" | {self.posts / self.seconds:.1f} | {q[49] * 1000:.0f} | {q[94] * 1000:.0f}"
-            f" | {q[98] * 1000:.0f} | {self.errors} | {flat} | {self.peak_mb:.0f} |"
+            f" | {q[98] * 1000:.0f} | {self.errors} | {self.client_errors} | {self.server_errors}"
+            f" | {flat} | {self.peak_mb:.0f} |"
         )
 
 
@@ -86,37 +94,59 @@ class Server:
         self.process.wait(60)
 
 
+JSON = {"content-type": "application/json"}
+BAD = (  # (body, headers): requests a client gets wrong, each answered with a 4xx
+    (b'{"text": "unfinished', JSON),
+    (b'{"text": "no content type"}', {}),
+    (json.dumps({"text": "x " * 3000}).encode(), JSON),
+    (json.dumps({"text": "a", "image_base64": "bm90IGFuIGltYWdl"}).encode(), JSON),
+    (b"&" * 50_000, {"content-type": "application/x-www-form-urlencoded"}),
+)
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0  # good requests not answered 200 (or bad ones answered 2xx)
+    client_errors: int = 0
+    server_errors: int = 0
+
+
 async def load(
-    url: str, bodies: list[dict], clients: int, path: str
-) -> tuple[float, list[float], int]:
-    """`clients` workers sending `bodies` in turn; (seconds, latencies, errors)."""
-    queue: asyncio.Queue[dict] = asyncio.Queue()
+    url: str, bodies: list[dict | tuple], clients: int, path: str
+) -> tuple[float, Tally]:
+    """`clients` workers sending `bodies` (a dict: a good JSON body; a tuple: a bad request)."""
+    queue: asyncio.Queue[dict | tuple] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    latencies: list[float] = []
-    errors = 0
+    tally = Tally()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
 
         async def worker() -> None:
-            nonlocal errors
             while not queue.empty():
                 body = queue.get_nowait()
                 start = time.perf_counter()
                 try:
-                    response = await client.post(path, json=body)
-                    errors += response.status_code != 200
+                    if isinstance(body, dict):
+                        response = await client.post(path, json=body)
+                        tally.errors += response.status_code != 200
+                    else:
+                        response = await client.post(path, content=body[0], headers=body[1])
+                        tally.errors += response.status_code < 400
+                    tally.client_errors += 400 <= response.status_code < 500
+                    tally.server_errors += response.status_code >= 500
                 except httpx.HTTPError:
-                    errors += 1
-                latencies.append(time.perf_counter() - start)
+                    tally.errors += 1
+                tally.latencies.append(time.perf_counter() - start)
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
-        return time.perf_counter() - start, latencies, errors
+        return time.perf_counter() - start, tally
 
 
 def measure(
-    server: Server, name: str, bodies: list[dict], clients: int, path: str, posts_per: int
+    server: Server, name: str, bodies: list, clients: int, path: str, posts_per: int
 ) -> Run:
     samples: list[float] = []
     done = threading.Event()
@@ -128,12 +158,24 @@ def measure(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    seconds, latencies, errors = asyncio.run(load(server.url, bodies, clients, path))
+    seconds, tally = asyncio.run(load(server.url, bodies, clients, path))
     done.set()
     sampler.join()
     peak = memory(server.process.pid)[1]
-    return Run(name, clients, len(bodies), len(bodies) * posts_per, seconds, latencies, errors,
-               samples or [peak], peak)  # fmt: skip
+    good = sum(isinstance(body, dict) for body in bodies)
+    return Run(
+        name,
+        clients,
+        len(bodies),
+        good * posts_per,
+        seconds,
+        tally.latencies,
+        tally.errors,
+        tally.client_errors,
+        tally.server_errors,
+        samples or [peak],
+        peak,
+    )
 
 
 def in_process(model: str, raws: list[RawPost], batch: int) -> float:
@@ -153,12 +195,22 @@ CONFIGS = (
 )
 HEADER = (
     "| configuration | clients | requests | req/s | posts/s | p50 ms | p95 ms | p99 ms | errors "
-    "| RSS MB (¼ / end) | peak RSS MB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| 4xx | 5xx | RSS MB (¼ / end) | peak RSS MB |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
 def cycle(items: list, n: int) -> list:
     return [items[i % len(items)] for i in range(n)]
+
+
+def mixed(bodies: list[dict], share: float) -> list[dict | tuple]:
+    """`bodies` with every k-th replaced by a bad request (k = 1 / share), in turn."""
+    if share <= 0:
+        return list(bodies)
+    every = max(1, round(1 / share))
+    return [BAD[(i // every) % len(BAD)] if i % every == every - 1 else body
+            for i, body in enumerate(bodies)]  # fmt: skip
 
 
 def image_body(post: Post, folder: Path) -> dict:
@@ -173,10 +225,10 @@ def run_config(
     one = "/v1/keyphrases"
     try:
         measure(server, "warm-up", cycle(images, 8), 4, one, 1)
-        runs = [measure(server, f"text, {label}", cycle(texts, args.requests), n, one, 1)
-                for n in args.clients]  # fmt: skip
-        runs += [measure(server, f"image, {label}", cycle(images, args.image_requests), n, one, 1)
-                 for n in args.clients]  # fmt: skip
+        text_load = mixed(cycle(texts, args.requests), args.bad_share)
+        image_load = mixed(cycle(images, args.image_requests), args.bad_share)
+        runs = [measure(server, f"text, {label}", text_load, n, one, 1) for n in args.clients]
+        runs += [measure(server, f"image, {label}", image_load, n, one, 1) for n in args.clients]
         if not options:
             batches = [{"posts": cycle(texts, 8)}] * (args.requests // 8)
             name = "text, :batch of 8 posts, micro-batching"
@@ -190,7 +242,8 @@ def soak(args: argparse.Namespace, images: list) -> None:
     """Resident memory through a long run of image requests from 32 clients (is it flat?)."""
     server = Server(args.model, args.port, [])
     try:
-        run = measure(server, "image soak", cycle(images, args.soak), 32, "/v1/keyphrases", 1)
+        soaked = mixed(cycle(images, args.soak), args.bad_share)
+        run = measure(server, "image soak", soaked, 32, "/v1/keyphrases", 1)
     finally:
         server.close()
     marks = [run.rss_mb[min(len(run.rss_mb) - 1, int(len(run.rss_mb) * f))] for f in
@@ -208,7 +261,10 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="generated posts (text + image)")
     parser.add_argument("--requests", type=int, default=320, help="text-only, per config")
     parser.add_argument("--image-requests", type=int, default=96, help="with images")
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--bad-share", type=float, default=0.2, help="share of bad requests")
+    parser.add_argument("--configs", type=int, default=len(CONFIGS),
+                        help="1: micro-batching only (the default server)")  # fmt: skip
     parser.add_argument("--port", type=int, default=8731)
     parser.add_argument("--soak", type=int, help="only: this many image requests, 32 clients")
     args = parser.parse_args()
@@ -221,7 +277,7 @@ def main() -> None:
         soak(args, images)
         return
     rows: list[Run] = []
-    for label, options in CONFIGS:
+    for label, options in CONFIGS[: args.configs]:
         rows += run_config(args, label, options, texts, images)
         print(f"load average after {label}: {os.getloadavg()}", file=sys.stderr)
     print(HEADER)

@@ -109,7 +109,8 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
 @contextmanager
 def atomic_directory(target: str | Path) -> Iterator[Path]:
     """A temporary directory beside `target` to fill; it replaces `target` only if the block
-    succeeds, so an interrupted write leaves the previous directory intact."""
+    succeeds, so an interrupted write leaves the previous directory intact. Its files get the
+    permissions a plain open() gives, whatever wrote them."""
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise NotADirectoryError(f"{target}: is a file, not a folder")
@@ -119,6 +120,10 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp's 0700, as for atomic_open
+        for path in tmp.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                # safetensors writes its files 0600: every file gets what a plain open() gives
+                os.chmod(path, 0o666 & ~_UMASK)
         old = target.with_name(f".{target.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         if target.exists():

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from mmkp.cli.main import main
+from mmkp.data.record import Post
+from mmkp.experiments.demo import DemoState, repeated_texts_note
 from mmkp.features.store import FeatureStore
 
 
@@ -19,6 +21,11 @@ def test_demo_small_run(tmp_path: Path, capsys):
     out = capsys.readouterr().out
     for step in ("[1/4] generate data", "[2/4] read images", "[3/4] baselines", "[4/4] train"):
         assert step in out
+    # one short line per epoch on the terminal, the full rows in the run's log
+    assert "  stage1 epoch 1: train loss " in out and "  stage2 epoch 1: train loss " in out
+    assert "train_loss=" not in out and "INFO" not in capsys.readouterr().err
+    log = (tmp_path / "demo.log").read_text()
+    assert "stage1 epoch 1: train_loss=" in log and f"log: {tmp_path / 'demo.log'} (" in out
     rows = {line.split()[0]: line for line in out.splitlines()[-3:]}
     assert set(rows) == {"frequency", "knn", "mm-mkp"}
     scores = json.loads((tmp_path / "scores.json").read_text())
@@ -39,3 +46,22 @@ def test_demo_small_run(tmp_path: Path, capsys):
     assert (tmp_path / "mm-mkp" / "model" / "model.safetensors").is_file()
     # the copied config trains a variant on the same data without edits
     assert (tmp_path / "config.yaml").is_file()
+
+
+def test_the_note_says_which_repeated_texts_are_intended(tmp_path: Path) -> None:
+    def post(id_: str, text: str, kind: str) -> Post:
+        return Post(id_, text, keyphrases=["kp"], extra={"planted": {"kind": kind}})
+
+    state = DemoState(tmp_path, 0, (2, 2, 1))
+    state.train = [post("t1", "Look at this!", "ocr"), post("t2", "rain in #london", "text")]
+    state.dev = [post("d1", "look  at this!", "visual"), post("d2", "new post", "text")]
+    state.test = [post("e1", "Rain in #London", "text")]
+    assert repeated_texts_note(state) == (
+        "1 of 3 dev/test posts repeat a training post's text, as intended (ocr and visual "
+        "posts name only their domain, their keyphrase is in the image); not intended: e1 (a "
+        "training post's text and keyphrase)"
+    )
+    state.test = []
+    assert repeated_texts_note(state).startswith("1 of 2 dev/test posts")
+    state.dev = state.dev[1:]
+    assert repeated_texts_note(state) is None

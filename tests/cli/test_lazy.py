@@ -30,7 +30,7 @@ def _python(code: str) -> str:
 def test_the_top_level_parser_and_import_mmkp_load_no_torch():
     out = _python(
         "import sys; import mmkp; from mmkp.cli.main import build_parser; build_parser(); "
-        "print(sorted(m for m in ('torch', 'numpy', 'matplotlib') if m in sys.modules))"
+        "print(sorted(m for m in ('torch', 'numpy', 'matplotlib', 'ray') if m in sys.modules))"
     )
     assert out.split() == ["[]"]
 
@@ -44,6 +44,16 @@ def test_a_commands_help_loads_no_torch_unless_its_flags_need_it():
         "    print(json.dumps([name, 'torch' in sys.modules]))\n"
     )
     assert [json.loads(line) for line in out.splitlines()] == [[name, False] for name in commands]
+
+
+def test_the_engine_flags_load_no_ray():
+    out = _python(
+        "import sys; from mmkp.cli.main import build_parser\n"
+        "for name in ('prepare', 'predict'):\n"
+        "    build_parser(name)\n"
+        "print('ray' in sys.modules)"
+    )
+    assert out.split() == ["False"]
 
 
 def test_mmkp_help_exits_0_listing_every_command():

@@ -63,6 +63,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (timeouts)
     send_length: bool = True  # False: no Content-Length, the body ends when the connection closes
+    trickle: float = 0.0  # seconds between body bytes: a body sent one byte at a time
 
 
 @dataclass
@@ -97,7 +98,13 @@ def server() -> Iterator[LoopbackServer]:
             self.end_headers()
             # The client may have given up (timeout or size limit), as the test intends.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(reply.body)
+                if not reply.trickle:
+                    self.wfile.write(reply.body)
+                for index in range(len(reply.body) if reply.trickle else 0):
+                    self.wfile.write(reply.body[index : index + 1])
+                    self.wfile.flush()
+                    if stop.wait(reply.trickle):
+                        break
 
         do_GET = do_POST = _answer
 

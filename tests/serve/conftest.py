@@ -100,10 +100,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """The app on a real uvicorn in a thread (lifespan included); yields its base URL."""
+def serving(app: FastAPI, **options: object) -> Iterator[str]:
+    """The app on a real uvicorn in a thread (lifespan included), with uvicorn `options`;
+    yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -137,7 +137,8 @@ def test_body_and_json_problems(client):
     error = error_of(client.post("/v1/keyphrases", content=b'{"text": "hi"', headers={
         "content-type": "application/json"}), 400)  # fmt: skip
     assert error == {"type": "malformed_json", "field": "body", "message": error["message"]}
-    error = error_of(client.post("/v1/keyphrases", content=b"[1, 2]"), 422)
+    as_json = {"content-type": "application/json"}
+    error = error_of(client.post("/v1/keyphrases", content=b"[1, 2]", headers=as_json), 422)
     assert error["field"] == "body"
     as_form = {"content-type": "application/x-www-form-urlencoded"}  # `curl -d '{...}'`
     error = error_of(client.post("/v1/keyphrases", content=b'{"text": "a"}', headers=as_form), 415)

@@ -1,6 +1,7 @@
 """The page in a real headless browser (Debian's Chromium through chromedriver): a generated
 post whose keyphrase is rendered in its image goes in through the file picker; the expected
-keyphrase, the 7x7 heatmap over the image and the OCR line come out; errors show in the page."""
+keyphrase, the 7x7 heatmap over the image and the OCR line come out; errors show in the page.
+/docs lists the operations with no CDN; the page asks once for the key a server wants."""
 
 from __future__ import annotations
 
@@ -84,3 +85,43 @@ def test_the_page_shows_keyphrases_heatmap_and_ocr(browser, ocr_server: LiveServ
     error = browser.find_element(By.ID, "error")
     wait.until(lambda d: error.is_displayed())
     assert "has no words after normalisation" in error.text and "(text)" in error.text
+
+
+def test_docs_list_the_operations_offline(browser, ocr_server: LiveServer):
+    """Swagger UI from the package's own assets (no CDN is reachable from the tests)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(ocr_server.url + "/docs")
+    wait = WebDriverWait(browser, 60)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+    paths = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/v1/keyphrases", "/v1/keyphrases:batch", "/v1/model"} <= paths
+    browser.get(ocr_server.url + "/redoc")
+    wait.until(lambda d: "/v1/keyphrases" in d.find_element(By.TAG_NAME, "body").text)
+
+
+def test_the_page_asks_for_the_api_key_once(browser, tiny, monkeypatch):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from mmkp.serve.app import create_app
+    from mmkp.serve.settings import ServeSettings
+
+    from .conftest import serving
+
+    monkeypatch.setenv("MMKP_BROWSER_KEY", "page-key")
+    app = create_app(ServeSettings(api_key_env="MMKP_BROWSER_KEY"), predictor=tiny)
+    with serving(app) as url:
+        browser.get(url + "/")
+        wait = WebDriverWait(browser, 60)
+        alert = wait.until(seen.alert_is_present())
+        alert.send_keys("page-key")
+        alert.accept()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#examples button"))
+        assert "mmkp" in browser.find_element(By.ID, "model-info").text
+        browser.find_element(By.ID, "text").send_keys("what a match last night")
+        browser.find_element(By.ID, "submit").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#keyphrases li .kp"))
+        assert not seen.alert_is_present()(browser)  # asked once, for the whole page

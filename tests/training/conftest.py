@@ -5,7 +5,14 @@ import pytest
 from mmkp.training.config import ExperimentConfig, load_config
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
-MODEL_FILES = ["config.json", "labels.json", "model.safetensors", "processor.json", "vocab.json"]
+MODEL_FILES = [
+    "README.md",
+    "config.json",
+    "labels.json",
+    "model.safetensors",
+    "processor.json",
+    "vocab.json",
+]
 TRAINING_FILES = sorted([*MODEL_FILES, "trainer_state.json", "trainer_state.safetensors"])
 
 

@@ -7,6 +7,9 @@ With --input the posts are streamed and each prediction is written as it comes (
 `OUT.partial`, renamed to OUT at the end), so memory stays flat on any file size and a crash
 or Ctrl-C loses nothing: `--resume` continues, skipping the posts already predicted (by id
 for .jsonl output, by line count for text output).
+
+mmkp predict --engine ray --model DIR --input 'shards/*.jsonl' --out OUTDIR
+runs on Ray Data: OUTDIR/<shard>.jsonl and <shard>.errors.jsonl per shard (`mmkp.scale`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mmkp.cli.engines import add_engine_options, check_local, ray_options
 from mmkp.cli.options import (
     add_config_options,
     add_device_option,
@@ -88,6 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     add_device_option(parser)
     add_config_options(parser, DecodeConfig, "decode")
+    add_engine_options(parser, batch="posts")
     parser.set_defaults(
         run=run,
         interrupted="predictions so far are kept in OUT.partial; rerun with --resume to go on",
@@ -107,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    check_local(args)
+    if args.engine == "ray":
+        return _run_ray(args)
     # Imported here so `mmkp predict --help` loads neither torch nor the model.
     import torch
 
@@ -166,6 +174,45 @@ def predict_file(predictor: Predictor, args: argparse.Namespace) -> int:
     skipped = f", {len(errors)} bad lines skipped" if errors else ""
     unread = f", {len(problems)} images not used (see above)" if problems else ""
     print(f"{writer.written} posts -> {args.out}{resumed}{skipped}{unread}", file=sys.stderr)
+    return 0
+
+
+def _run_ray(args: argparse.Namespace) -> int:
+    """--input is a glob of JSONL shards, --out a folder; the model loads on each actor."""
+    from functools import partial
+
+    from mmkp.scale.predict import predict_shards
+
+    if args.input is None or args.text is not None:
+        raise ValueError("--engine ray predicts --input shards, not --text")
+    local_only = {
+        "--features": args.features,
+        "--resume": args.resume,  # a rerun skips the finished shards by itself
+        "--normalise": args.normalise,
+        "--backbone": args.backbone,
+        "--weights": args.weights,
+    }
+    given = [flag for flag, value in local_only.items() if value]
+    if given:
+        raise ValueError(f"{', '.join(given)}: not with --engine ray")
+    job = predict_shards(
+        args.model,
+        args.input,
+        args.out,
+        device=args.device,
+        decode=partial(config_from_options, args=args, section="decode"),
+        batch_size=args.batch_size,
+        images_dir=args.images,
+        text_only=args.text_only,
+        options=ray_options(args),
+    )
+    skipped = f", {len(job.skipped)} finished before (skipped)" if job.skipped else ""
+    print(
+        f"{job.predicted} posts in {len(job.shards)} shards -> {args.out}/<shard>.jsonl"
+        f"{skipped}; {job.bad_lines} bad lines, {job.image_problems} images not used "
+        f"(<shard>.errors.jsonl)",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -1,14 +1,22 @@
-"""`mmkp prepare --input posts.jsonl --out DIR`: OCR, entities and grid features, resumable."""
+"""`mmkp prepare --input posts.jsonl --out DIR`: OCR, entities and grid features, resumable.
+
+`--engine ray --input 'shards/*.jsonl'` runs it on Ray Data, one output folder per shard
+(`mmkp.scale.prepare`, docs/scale.md)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
+from mmkp.cli.engines import add_engine_options, check_local, ray_options
 from mmkp.features.backbones import DEFAULT_BACKBONE, SPECS
 from mmkp.features.entities import PROVIDERS
 from mmkp.features.ocr import OcrConfig
 from mmkp.features.regions import DEFAULT_COUNT
+
+if TYPE_CHECKING:
+    from mmkp.features.prepare import PrepareConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="redo posts an earlier run recorded as failed (default: skip them)",
     )
+    add_engine_options(parser, batch="posts")
     parser.set_defaults(
         run=run, interrupted="finished posts are kept; rerun the same command to resume"
     )
@@ -72,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     from mmkp.features.prepare import PrepareConfig, prepare
     from mmkp.features.regions import prepare_regions
 
+    check_local(args)
+    if args.regions is not None and args.engine == "ray":
+        raise ValueError("--regions reads no image: run it with the local engine")
     if args.regions is not None:
         found = prepare_regions(args.input, args.out, regions=args.regions, count=args.region_count)
         print(found.format())
@@ -87,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         retry_failed=args.retry_failed,
     )
+    if args.engine == "ray":
+        return _run_ray(args, config)
     try:
         summary = prepare(args.input, args.out, images_dir=args.images, config=config)
     except EntityServiceError as exc:
@@ -96,4 +110,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(summary.format())
     print(f"wrote {args.out}/posts.jsonl, {args.out}/features/, {args.out}/errors.jsonl")
+    return 0
+
+
+def _run_ray(args: argparse.Namespace, config: PrepareConfig) -> int:
+    from mmkp.scale.prepare import prepare_shards
+
+    job = prepare_shards(
+        args.input, args.out, images_dir=args.images, config=config, options=ray_options(args)
+    )
+    skipped = f"; {len(job.skipped)} shards finished before, skipped" if job.skipped else ""
+    print(f"{len(job.shards)} shards: {job.summary.format()}{skipped}")
+    print(f"wrote {args.out}/<shard>/posts.jsonl, features/, errors.jsonl")
     return 0

@@ -1,4 +1,7 @@
-"""`mmkp train --config F [--set k=v ...] [--device D] [--out DIR] [--resume]`: the stages."""
+"""`mmkp train --config F [--set k=v ...] [--device D] [--out DIR] [--resume]`: the stages.
+
+`torchrun --nproc-per-node N -m mmkp train ...` trains on N processes (DDP,
+`mmkp.training.distributed`); rank 0 prints the results."""
 
 from __future__ import annotations
 
@@ -49,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.config}: not valid YAML ({exc})") from exc
     out = output_dir(Path(args.out) if args.out else Path("runs") / Path(args.config).stem)
     result = run_training(config, out, resume=args.resume)
+    if not result.is_main:  # torchrun's other ranks: rank 0 reports
+        return 0
     for stage, rows in result.history.items():
         trained = [row for row in rows if "train_loss" in row]
         if trained:

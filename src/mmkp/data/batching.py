@@ -4,7 +4,7 @@ file, shuffled or length-sorted order."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -17,6 +17,9 @@ from mmkp.data.processor import Example
 from mmkp.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 
 T = TypeVar("T")
+# A process's share of a split's batches, as row positions: whole batches, or part of each
+# (mmkp.training.distributed)
+Sharding = Callable[[list[list[int]]], list[list[int]]]
 
 
 def _pad(rows: Sequence[Sequence[int]], width: int, value: int) -> torch.Tensor:
@@ -116,14 +119,20 @@ def iter_batches(
     neighbours: NeighbourLookup | None = None,
 ) -> Iterator[Batch]:
     """Batches of `batch_size` rows (the last may be smaller), in a seeded random order."""
+    for group in batch_indices(len(examples), batch_size, shuffle=shuffle, seed=seed):
+        chunk = [examples[i] for i in group]
+        yield collate(chunk, grid_lookup=grid_lookup, neighbours=neighbours)
+
+
+def batch_indices(count: int, batch_size: int, *, shuffle: bool, seed: int = 0) -> list[list[int]]:
+    """`iter_batches`' row positions: `count` rows cut into batches of `batch_size`, in file
+    order or shuffled by `seed`."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    order = list(range(len(examples)))
+    order = list(range(count))
     if shuffle:
         random.Random(seed).shuffle(order)
-    for start in range(0, len(order), batch_size):
-        chunk = [examples[i] for i in order[start : start + batch_size]]
-        yield collate(chunk, grid_lookup=grid_lookup, neighbours=neighbours)
+    return [order[start : start + batch_size] for start in range(0, count, batch_size)]
 
 
 def length_buckets(
@@ -154,12 +163,15 @@ def length_sorted_batches(
     *,
     grid_lookup: GridLookup | None = None,
     neighbours: NeighbourLookup | None = None,
+    shard: Sharding | None = None,
 ) -> Iterator[tuple[list[int], Batch]]:
     """Batches sorted by source length (less padding for beam search), each with the
-    positions in `examples` of its rows, so a caller puts results back in order itself."""
+    positions in `examples` of its rows, so a caller puts results back in order itself;
+    `shard` keeps a process's share of the batches (distributed training's dev split)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     lengths = [len(example.src_tokens) for example in examples]
-    for group in length_buckets(lengths, batch_size, seed=None):
+    groups = length_buckets(lengths, batch_size, seed=None)
+    for group in groups if shard is None else shard(groups):
         rows = [examples[i] for i in group]
         yield group, collate(rows, grid_lookup=grid_lookup, neighbours=neighbours)

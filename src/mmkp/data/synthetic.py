@@ -11,9 +11,12 @@ where its keyphrases are planted:
   (an unrelated image, relevance label 0). Gold: [text kp].
 
 The text of ``ocr`` / ``visual`` posts names the domain (or, for a `generic_share` of them,
-nothing at all), never the keyphrase. `ocr` and `entities` stay empty: the image pipeline
-fills them; the planted truth is kept in ``extra["planted"]`` and ``extra["match_label"]``.
-docs/synthetic.md derives what a perfect and a text-only system can reach.
+nothing at all), never the keyphrase. Those texts come from a few sentences, so the same text
+recurs across train/dev/test by design (as on social media): it carries no gold, the image
+does. `text` and `noise` texts hold their keyphrase and are drawn from far more sentences, but
+may still repeat by chance (2 of the demo's 300 dev/test posts). `ocr` and `entities` stay
+empty: the image pipeline fills them; the planted truth is kept in ``extra["planted"]`` and
+``extra["match_label"]``. docs/synthetic.md derives what a perfect and a text-only system can reach.
 """
 
 from __future__ import annotations

@@ -49,7 +49,10 @@ class BeamSearch(DecodeStrategy):
         collector = Collector(batch_size, self.penalty)
         active = torch.arange(batch_size, device=device)  # (b,) example of each group of K rows
         found = torch.zeros(batch_size, dtype=torch.long, device=device)  # finished per example
-        state = state.reorder(active.repeat_interleave(k))
+        # K rows per example; a state that can hold them as one source each (DecoderState's
+        # expand) keeps the source once and lets the model decode the K alike rows once
+        expand = getattr(state, "expand", None)
+        state = expand(k) if expand is not None else state.reorder(active.repeat_interleave(k))
         # Only the first beam is live at the start, so the first step's K best are distinct.
         scores = torch.full((batch_size, k), NEG_INF, device=device)  # (b, K) summed log-probs
         scores[:, 0] = 0.0
@@ -59,9 +62,10 @@ class BeamSearch(DecodeStrategy):
 
         for step in range(self.max_len):
             log_probs, attention, state = model.step(tokens, state)  # (b*K, V), (b*K, L)
-            log_probs = self.mask(log_probs.float(), step)
             b, vocab = scores.size(0), log_probs.size(1)
-            candidates = scores.view(-1, 1) + log_probs  # (b*K, V)
+            # summed in place: the strategy owns the step's output (a fresh (b*K, V) buffer
+            # costs page faults)
+            candidates = self.mask(log_probs.float().add_(scores.view(-1, 1)), step)  # (b*K, V)
             scores, flat = candidates.view(b, k * vocab).topk(k, dim=1)  # (b, K)
             origin = torch.arange(b, device=device)[:, None] * k + flat // vocab  # (b, K)
             rows = origin.view(-1)  # (b*K,) the row each new hypothesis extends

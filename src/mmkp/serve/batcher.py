@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from mmkp.decoding.config import DecodeConfig
 from mmkp.inference.predictor import LoadedPost, PredictionResult, Predictor, RawPost
 from mmkp.serve.errors import ApiError, PostRefused
+from mmkp.serve.metrics import Metrics
 
 log = logging.getLogger("mmkp.serve")
 
@@ -62,18 +63,27 @@ class MicroBatcher:
         wait_s: float,
         max_queue: int,
         on_batch: Callable[[int], None] | None = None,
+        metrics: Metrics | None = None,
     ):
         self.predictor = predictor
         self.max_posts = max_posts
         self.wait_s = wait_s
         self.max_queue = max_queue
         self.on_batch = on_batch  # called with each batch's size (tests and stats)
+        self.metrics = metrics  # batch sizes, featurize and decode times, queue depth
         self.batches = 0
         self.posts = 0
         self._queue: queue.Queue[_Job | object] = queue.Queue()
         self._pending = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="mmkp-model", daemon=True)
+        if metrics is not None:
+            metrics.watch_queue(lambda: self.pending)
+
+    @property
+    def pending(self) -> int:
+        """Posts queued and not yet taken by the worker."""
+        return self._pending
 
     def start(self) -> None:
         self._thread.start()
@@ -160,11 +170,17 @@ class MicroBatcher:
         groups: dict[DecodeConfig, list[int]] = {}
         for i, (job, _) in enumerate(loaded):
             groups.setdefault(job.decode, []).append(i)
+        decode_times, answers = [], []
         for settings, group in groups.items():
             t1 = time.perf_counter()
             results = self.predictor.decode_prepared([prepared[i] for i in group], decode=settings)
             decode_s = time.perf_counter() - t1
+            decode_times.append(decode_s)
             for i, result in zip(group, results, strict=True):
                 job = loaded[i][0]
                 info = BatchInfo(started - job.queued, featurize_s, decode_s, len(jobs))
-                job.future.set_result((result, info))
+                answers.append((job, result, info))
+        if self.metrics is not None:  # before the answers: a scrape after them sees the batch
+            self.metrics.observe_batch(len(jobs), featurize_s if loaded else None, decode_times)
+        for job, result, info in answers:
+            job.future.set_result((result, info))

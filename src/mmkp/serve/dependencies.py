@@ -8,7 +8,7 @@ loaded the model, so a route that needs the model never sees it missing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -17,18 +17,22 @@ from fastapi import Depends, Request
 from mmkp.inference.predictor import Predictor
 from mmkp.serve.batcher import MicroBatcher
 from mmkp.serve.errors import ApiError
+from mmkp.serve.metrics import Metrics
 from mmkp.serve.settings import ServeSettings
+from mmkp.serve.urls import Downloads
 
 
 @dataclass
 class Service:
-    """The app's state: the settings, and once the lifespan has started, the predictor and
-    its batcher (`app.state.service`)."""
+    """The app's state: the settings, the metrics, and once the lifespan has started, the
+    predictor, its batcher and the image downloads (`app.state.service`)."""
 
     settings: ServeSettings
     model_dir: Path | None
     predictor: Predictor | None = None
     batcher: MicroBatcher | None = None
+    downloads: Downloads | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def service(request: Request) -> Service:

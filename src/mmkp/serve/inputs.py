@@ -1,13 +1,16 @@
-"""Requests -> raw posts (`RawPost`), in memory: the body under its size limit, JSON or forms,
-the text limit, and the image (base64, upload or URL) checked for size, type and pixels and
-decoded like a file on disk (`mmkp.features.images.decode`). The text is normalised once, by
-the predictor in the batcher (`Predictor.load_post`), which refuses text without words."""
+"""Requests -> raw posts (`RawPost`), in memory: the body under its size and time limits, JSON
+or forms (their field count checked before parsing, parsed off the event loop), the text
+limit, and the image (base64, upload or URL) checked for size, type and pixels and decoded like
+a file on disk (`mmkp.features.images.decode`). The text is normalised once, by the predictor
+in the batcher (`Predictor.load_post`), which refuses text without words."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import io
+import re
 from urllib.parse import parse_qsl
 
 from PIL import Image, UnidentifiedImageError
@@ -17,7 +20,7 @@ from starlette.requests import Request
 
 from mmkp.features.images import ImageError, ImageLoadConfig, decode
 from mmkp.inference.predictor import RawPost
-from mmkp.serve import decode_fields, urls
+from mmkp.serve import decode_fields
 from mmkp.serve.errors import ApiError, from_validation
 from mmkp.serve.schemas import KeyphraseRequest, PostIn
 from mmkp.serve.settings import ServeSettings
@@ -26,17 +29,24 @@ FORM_FIELDS = ("text", "id", *decode_fields.FIELDS)
 
 
 async def read_body(request: Request, settings: ServeSettings) -> bytes:
-    """The whole body, refused (413 `body`) as soon as it passes `max_body_bytes`."""
+    """The whole body, refused (413 `body`) as soon as it passes `max_body_bytes`, and (408)
+    when it has not all arrived `body_timeout` seconds after the request began."""
     limit = settings.max_body_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "too_large", f"the body is {declared} bytes, over {limit}", "body")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "too_large", f"the body is over the {limit}-byte limit", "body")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(settings.body_timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    message = f"the body is over the {limit}-byte limit"
+                    raise ApiError(413, "too_large", message, "body")
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        message = f"the body did not arrive in {settings.body_timeout} s ({size} bytes came)"
+        raise ApiError(408, "timeout", message, "body", {"Connection": "close"}) from exc
     return b"".join(chunks)
 
 
@@ -45,24 +55,29 @@ URLENCODED = "application/x-www-form-urlencoded"
 
 
 def media_type(request: Request) -> str:
-    """The body's media type: JSON, a multipart form or an url-encoded form (415 otherwise).
-    A body without a Content-Type is read as JSON."""
+    """The body's media type: JSON, a multipart form or an url-encoded form (415 otherwise,
+    a missing Content-Type too: a web page can send one without asking the server first)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind in ("", "application/json") or kind.endswith("+json"):
+    if kind == "application/json" or kind.endswith("+json"):
         return "application/json"
     if kind in (MULTIPART, URLENCODED):
         return kind
-    message = f"send application/json, {MULTIPART} or {URLENCODED}, not {kind}"
+    given = kind or "no Content-Type header"
+    message = f"send application/json, {MULTIPART} or {URLENCODED}, not {given}"
     raise ApiError(415, "unsupported_media_type", message, "body")
 
 
-def parse_form(body: bytes, content_type: str, kind: str) -> tuple[KeyphraseRequest, bytes | None]:
+def parse_form(
+    body: bytes, content_type: str, kind: str, settings: ServeSettings
+) -> tuple[KeyphraseRequest, bytes | None]:
     """A form body: fields `text`, `id`, the decode settings (`top_k`, `beam_size`, ...) and
-    (multipart) file `image`."""
+    (multipart) file `image`; no more than `max_form_fields` of them, counted before parsing
+    (blocking on a large body: run it in a thread)."""
     if kind == URLENCODED:
         if body.lstrip().startswith(b"{"):
             raise ApiError(415, "unsupported_media_type", "the body looks like JSON: send it "
                            "with Content-Type: application/json", "body")  # fmt: skip
+        _check_field_count(body.count(b"&") + 1, settings)
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError as exc:
@@ -74,12 +89,21 @@ def parse_form(body: bytes, content_type: str, kind: str) -> tuple[KeyphraseRequ
         boundary = options.get(b"boundary")
         if not boundary:
             raise ApiError(400, "malformed_form", "multipart body without a boundary", "body")
+        # Each part starts with the boundary after CR LF (the first may start the body).
+        _check_field_count(len(re.findall(b"(?:^|\r\n)--" + re.escape(boundary), body)) - 1,
+                           settings)  # fmt: skip
         parts = _multipart_parts(body, boundary)
     accepted = {*FORM_FIELDS, "image"} if kind == MULTIPART else set(FORM_FIELDS)
     unknown = sorted(set(parts) - accepted)
     if unknown:
         raise ApiError(422, "invalid", f"unknown form field {unknown[0]!r}", unknown[0])
     return _form_request(parts), parts.get("image", (None, b""))[1] or None
+
+
+def _check_field_count(count: int, settings: ServeSettings) -> None:
+    if count > settings.max_form_fields:
+        message = f"the form has {count} fields, over the limit of {settings.max_form_fields}"
+        raise ApiError(413, "too_large", message, "body")
 
 
 def _form_request(parts: dict[str, tuple[str | None, bytes]]) -> KeyphraseRequest:
@@ -106,6 +130,7 @@ def _multipart_parts(body: bytes, boundary: bytes) -> dict[str, tuple[str | None
     """Form parts by name: (content type, data). Everything stays in memory."""
     parts: dict[str, tuple[str | None, bytes]] = {}
     names: list[str] = []
+    empty_files: list[str] = []
     headers: dict[bytes, bytes] = {}
     field, value, data = bytearray(), bytearray(), bytearray()
 
@@ -118,6 +143,8 @@ def _multipart_parts(body: bytes, boundary: bytes) -> dict[str, tuple[str | None
         name = options.get(b"name", b"").decode("utf-8", "replace")
         kind = headers.get(b"content-type")
         names.append(name)
+        if options.get(b"filename") and not data:
+            empty_files.append(name)  # a file of 0 bytes, not a form with no file chosen
         parts[name] = (None if kind is None else kind.decode("latin-1"), bytes(data))
         headers.clear(), data.clear()
 
@@ -137,6 +164,8 @@ def _multipart_parts(body: bytes, boundary: bytes) -> dict[str, tuple[str | None
     except Exception as exc:  # python-multipart raises its own parse errors
         raise ApiError(400, "malformed_form", f"malformed multipart body: {exc}", "body") from exc
     _no_repeats(names)
+    if "image" in empty_files:
+        raise ApiError(422, "invalid", "the uploaded image is empty (0 bytes)", "image")
     return parts
 
 
@@ -162,7 +191,7 @@ def check_text(post: PostIn, settings: ServeSettings) -> None:
 
 
 def image_bytes(post: PostIn, settings: ServeSettings) -> tuple[bytes, str] | None:
-    """The post's encoded image and the field it came from (downloads a URL: blocking)."""
+    """The post's inline (base64) image and its field; a URL's bytes come as an upload."""
     if post.image_base64 is not None:
         limit = settings.max_image_bytes
         if len(post.image_base64) > (limit + 2) // 3 * 4 + 4:  # base64 of `limit` bytes
@@ -174,8 +203,6 @@ def image_bytes(post: PostIn, settings: ServeSettings) -> tuple[bytes, str] | No
             return base64.b64decode(text, validate=True), "image_base64"
         except (binascii.Error, ValueError) as exc:
             raise ApiError(422, "invalid", f"not base64: {exc}", "image_base64") from exc
-    if post.image_url is not None:
-        return urls.fetch(post.image_url, settings), "image_url"
     return None
 
 
@@ -193,7 +220,12 @@ def load_image(data: bytes, field: str, settings: ServeSettings) -> Image.Image:
     try:
         with Image.open(io.BytesIO(data)) as probe:  # reads the header only
             kind, (width, height) = probe.format, probe.size
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, past twice its limit
+        size = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{size.group(1)} pixels" if size else "too many pixels"
+        message = f"image has {pixels}, over the {settings.max_image_pixels}-pixel limit"
+        raise ApiError(413, "too_large", message, field) from exc
+    except (UnidentifiedImageError, OSError) as exc:
         raise ApiError(415, "unsupported_type", f"not a readable image: {exc}", field) from exc
     if kind not in settings.formats:
         accepted = ", ".join(sorted(settings.formats))
@@ -218,8 +250,9 @@ def load_image(data: bytes, field: str, settings: ServeSettings) -> Image.Image:
 
 def raw_post(post: PostIn, upload: tuple[bytes, str] | None, settings: ServeSettings) -> RawPost:
     """The post checked against the limits and its image decoded in memory (blocking: run it
-    in a thread); `upload` is a multipart file and its field name. The text is normalised
-    once, by the predictor (`Predictor.load_post`, in the batcher)."""
+    in a thread); `upload` is a multipart file or a downloaded `image_url` (`urls.Downloads`)
+    and its field name. The text is normalised once, by the predictor (`Predictor.load_post`,
+    in the batcher)."""
     check_text(post, settings)
     image = upload or image_bytes(post, settings)
     decoded = None if image is None else load_image(image[0], image[1], settings)

@@ -1,5 +1,5 @@
-"""The service's settings: the device, request limits, the image-URL policy, micro-batching,
-shutdown.
+"""The service's settings: the device, request and connection limits, the image-URL policy,
+who may call (API key, hosts, origins), micro-batching, shutdown.
 
 A frozen dataclass like every config section: `mmkp serve --set allow_urls=true` or a YAML
 file (`--config`), checked by the config loader. Every limit answers with a 4xx JSON error
@@ -25,12 +25,33 @@ class ServeSettings:
     max_image_pixels: int = 40_000_000  # width x height before decoding (413): bomb guard
     max_body_bytes: int = 16_000_000  # whole request body, JSON or multipart (413 `body`)
     max_batch_posts: int = 32  # posts per `:batch` call (422 `posts`)
+    max_form_fields: int = 16  # fields or parts in a form body (413 `body`), counted unparsed
     image_types: str = DEFAULT_IMAGE_TYPES  # accepted formats, as Pillow names them (415)
     # Image URLs (`image_url`): off unless enabled; when on, the server fetches them itself,
     # so addresses of its own machine and network are refused unless allowed (SSRF guard).
     allow_urls: bool = False
     allow_private_urls: bool = False  # loopback, private, link-local, reserved addresses
-    url_timeout: float = 5.0  # seconds for connecting and for the whole download
+    url_timeout: float = 5.0  # seconds for connecting and the whole download, a hard deadline
+    max_url_fetches: int = 8  # downloads at once, on their own threads; beyond, 503 `image_url`
+    # Connections: requests in progress at once (beyond, 503 with Retry-After; /health and
+    # /metrics are not counted) and seconds to receive a whole body (beyond, 408).
+    max_concurrent_requests: int = 64
+    body_timeout: float = 30.0
+    # Seconds a connection may take to send a request's headers (`mmkp serve` only: its
+    # uvicorn protocol, mmkp.serve.protocol, closes slower ones: slowloris).
+    header_timeout: float = 10.0
+    # Who may call. `api_key_env` names the environment variable that holds the API key (the
+    # key itself is never a setting): then /v1/* want `Authorization: Bearer KEY` or
+    # `X-API-Key: KEY` (401 otherwise); /, /docs, /health/* and /metrics stay open.
+    api_key_env: str = ""
+    # Host names the server answers to (comma or space separated, `*` for any). Empty: any,
+    # except that a request arriving on a loopback address must name a loopback host
+    # (localhost, 127.0.0.1, ::1), which defeats DNS rebinding.
+    allowed_hosts: str = ""
+    # Origins (scheme://host[:port]) whose pages may call the API from a browser (CORS). Empty:
+    # none; a cross-origin POST is refused (403) whatever its Content-Type.
+    cors_origins: str = ""
+    show_model_path: bool = False  # the model directory in GET /v1/model
     # Micro-batching: the worker decodes every post queued while it was busy, and waits up to
     # `batch_wait_ms` after the first for more, up to `batch_max_posts` posts per batch.
     batch_max_posts: int = 32
@@ -48,20 +69,45 @@ class ServeSettings:
             "max_batch_posts": self.max_batch_posts,
             "batch_max_posts": self.batch_max_posts,
             "max_queue_posts": self.max_queue_posts,
+            "max_form_fields": self.max_form_fields,
+            "max_url_fetches": self.max_url_fetches,
+            "max_concurrent_requests": self.max_concurrent_requests,
         }
         for name, value in counts.items():
             if value < 1:
                 raise ValueError(f"serve.{name} must be >= 1, got {value}")
-        if self.batch_wait_ms < 0 or self.url_timeout <= 0 or self.shutdown_timeout < 0:
+        if self.batch_wait_ms < 0 or self.shutdown_timeout < 0:
             raise ValueError(
-                "serve.batch_wait_ms and serve.shutdown_timeout must be >= 0 and "
-                f"serve.url_timeout > 0, got {self.batch_wait_ms}, {self.shutdown_timeout}, "
-                f"{self.url_timeout}"
+                "serve.batch_wait_ms and serve.shutdown_timeout must be >= 0, got "
+                f"{self.batch_wait_ms}, {self.shutdown_timeout}"
             )
+        timeouts = {
+            "url_timeout": self.url_timeout,
+            "body_timeout": self.body_timeout,
+            "header_timeout": self.header_timeout,
+        }
+        for name, seconds in timeouts.items():
+            if seconds <= 0:
+                raise ValueError(f"serve.{name} must be > 0 seconds, got {seconds}")
         if not self.formats:
             raise ValueError(f"serve.image_types names no format: {self.image_types!r}")
 
     @property
+    def hosts(self) -> frozenset[str]:
+        """The allowed host names, lower case (empty: the loopback rule only)."""
+        return frozenset(_words(self.allowed_hosts.lower()))
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """The CORS allow-list, as given."""
+        return tuple(_words(self.cors_origins))
+
+    @property
     def formats(self) -> frozenset[str]:
         """The accepted image formats in Pillow's spelling (JPEG, PNG, ...)."""
-        return frozenset(name.upper() for name in self.image_types.replace(",", " ").split())
+        return frozenset(name.upper() for name in _words(self.image_types))
+
+
+def _words(text: str) -> list[str]:
+    """A setting's list: comma or space separated."""
+    return text.replace(",", " ").split()

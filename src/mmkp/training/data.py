@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from mmkp.data.batch import Batch, GridLookup
-from mmkp.data.batching import collate, iter_batches, length_buckets
+from mmkp.data.batching import Sharding, batch_indices, collate, length_buckets
 from mmkp.data.config import DataConfig, SplitConfig
 from mmkp.data.errors import ErrorLog
 from mmkp.data.formats import load_posts
@@ -109,42 +109,54 @@ class TrainingData:
         seed: int | None,
         by_length: bool = False,
         neighbours: NeighbourLookup | None = None,
+        shard: Sharding | None = None,
     ) -> Iterator[Batch]:
         """Batches in file order (`seed=None`) or shuffled by `seed`; `by_length` groups rows
         of similar source length (see `length_buckets`) so less time goes into padding;
-        `neighbours`: the split's retrieval votes."""
-        if not by_length:
-            return iter_batches(
-                examples,
-                batch_size,
-                shuffle=seed is not None,
-                seed=seed or 0,
-                grid_lookup=self.grid_lookup,
-                neighbours=neighbours,
-            )
-        lengths = [len(example.src_tokens) for example in examples]
-        groups = length_buckets(lengths, batch_size, seed=seed)
+        `neighbours`: the split's retrieval votes; `shard`: this process's share of the
+        batches (`mmkp.training.distributed`), chosen before any is collated."""
+        if by_length:
+            lengths = [len(example.src_tokens) for example in examples]
+            groups = length_buckets(lengths, batch_size, seed=seed)
+        else:
+            shuffle = seed is not None
+            groups = batch_indices(len(examples), batch_size, shuffle=shuffle, seed=seed or 0)
+        if shard is not None:
+            groups = shard(groups)
         return (
             collate([examples[i] for i in g], grid_lookup=self.grid_lookup, neighbours=neighbours)
             for g in groups
         )
 
     def training_batches(
-        self, batch_size: int, *, seed: int, by_length: bool, with_itm: bool
+        self,
+        batch_size: int,
+        *,
+        seed: int,
+        by_length: bool,
+        with_itm: bool,
+        shard: Sharding | None = None,
     ) -> tuple[Iterator[Batch], int]:
         """One epoch's batches (collated as they are consumed) and how many: the keyphrase
         pairs, and with `with_itm` the D_itm pairs' batches interleaved (`interleave`); each
-        D_itm batch trains L_itm only, since its rows have neither a keyphrase nor a label."""
+        D_itm batch trains L_itm only, since its rows have neither a keyphrase nor a label.
+        `shard` keeps this process's rows of every batch (distributed training)."""
         main = self.batches(
             self.train_examples,
             batch_size,
             seed=seed,
             by_length=by_length,
             neighbours=self.train_neighbours,
+            shard=shard,
         )
         pairs = self.itm_examples if with_itm else []
         extra = self.batches(
-            pairs, batch_size, seed=seed + 1, by_length=by_length, neighbours=self.itm_neighbours
+            pairs,
+            batch_size,
+            seed=seed + 1,
+            by_length=by_length,
+            neighbours=self.itm_neighbours,
+            shard=shard,
         )
         counts = -(-len(self.train_examples) // batch_size), -(-len(pairs) // batch_size)
         return interleave(main, counts[0], extra, counts[1]), sum(counts)

@@ -1,4 +1,7 @@
-"""One pass over batches: optimise (train) or only measure (dev) the requested loss terms."""
+"""One pass over batches: optimise (train) or only measure (dev) the requested loss terms.
+
+With several processes (`mmkp.training.distributed`) each sees its share of the batches and
+the pass's sums are gathered, so every rank reports the whole split's means."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from mmkp.data.batch import Batch
 from mmkp.model.outputs import Losses
 from mmkp.model.protocol import KeyphraseModel
 from mmkp.training.device import Hardware
+from mmkp.training.distributed import SINGLE, Distributed
 
 
 @dataclass
@@ -43,6 +47,15 @@ class _Mean:
         for name, value in values.items():
             self.sums[name] = self.sums.get(name, 0.0) + value * rows
 
+    def gathered(self, distributed: Distributed) -> _Mean:
+        """The sums and rows of every rank's share, added up."""
+        total = _Mean()
+        for rows, sums in distributed.gather((self.rows, self.sums)):
+            total.rows += rows
+            for name, value in sums.items():
+                total.sums[name] = total.sums.get(name, 0.0) + value
+        return total
+
     def mean(self, name: str = "loss") -> float:
         return self.sums.get(name, 0.0) / max(self.rows, 1)
 
@@ -62,23 +75,30 @@ def train_epoch(
     desc: str,
     hardware: Hardware,
     scaler: torch.amp.GradScaler | None = None,
+    distributed: Distributed = SINGLE,
 ) -> PassResult:
     """One epoch of Adam steps on the sum of `terms`; a progress bar shows loss and pairs/s.
 
     With a `scaler` (fp16) the loss is scaled before backward and the gradients unscaled
-    before clipping, so the clipping norm means the same as in fp32."""
+    before clipping, so the clipping norm means the same as in fp32. With several processes
+    `model` is the DDP-wrapped model, `batches` this rank's rows of each global batch, and
+    each rank's loss is weighted by its share of the batch (`Distributed.loss_weight`)."""
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     mean, start = _Mean(), time.perf_counter()
-    with tqdm(total=total, desc=desc, unit="batch", leave=False, disable=None) as bar:
+    quiet = None if distributed.is_main else True  # tqdm's None: shown on a terminal
+    with tqdm(total=total, desc=desc, unit="batch", leave=False, disable=quiet) as bar:
         for batch in batches:
             optimizer.zero_grad(set_to_none=True)
             with hardware.autocast():
                 losses = model(hardware.to_device(batch), terms)
+            loss = losses.total
+            if distributed.enabled:
+                loss = loss * distributed.loss_weight(batch.size)
             if scaler is None:
-                losses.total.backward()
+                loss.backward()
             else:
-                scaler.scale(losses.total).backward()
+                scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
             if grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, grad_clip)
@@ -91,7 +111,7 @@ def train_epoch(
             elapsed = time.perf_counter() - start
             bar.set_postfix(loss=f"{mean.mean():.4f}", pairs_s=f"{mean.rows / elapsed:.0f}")
             bar.update()
-    return mean.result(time.perf_counter() - start)
+    return mean.gathered(distributed).result(time.perf_counter() - start)
 
 
 @torch.no_grad()
@@ -101,12 +121,14 @@ def evaluate_loss(
     *,
     terms: Collection[str],
     hardware: Hardware,
+    distributed: Distributed = SINGLE,
 ) -> PassResult:
-    """Mean loss of `terms` without dropout or gradients (the dev loss)."""
+    """Mean loss of `terms` without dropout or gradients (the dev loss); with several
+    processes, over every rank's share of `batches`."""
     model.eval()
     mean, start = _Mean(), time.perf_counter()
     for batch in batches:
         with hardware.autocast():
             losses = model(hardware.to_device(batch), terms)
         mean.add(losses, batch.size)
-    return mean.result(time.perf_counter() - start)
+    return mean.gathered(distributed).result(time.perf_counter() - start)

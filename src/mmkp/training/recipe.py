@@ -5,7 +5,8 @@ RNG), `best/` (the best epoch on the dev split), `metrics.jsonl` and `curves.png
 a stage does comes from its `StageConfig`: what it optimises (`terms`, `trainable`), how its
 model starts (`warm_start`, `mmkp.training.start`), what early stopping watches (`monitor`).
 A warm-started stage scores its starting model first ("epoch 0"), so it keeps the previous
-stage's model unless an epoch beats it.
+stage's model unless an epoch beats it. Under torchrun the recipe trains its rank's share
+(`mmkp.training.distributed`); rank 0 alone writes the stage directory and logs.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from mmkp.data.batching import length_sorted_batches
 from mmkp.decoding.heads import Head, predict_keyphrases
 from mmkp.evaluation.metrics import evaluate
 from mmkp.inference.checkpoint import MODEL_FILE
+from mmkp.io import recover_directory
 from mmkp.model.protocol import KeyphraseModel
 from mmkp.training.config import ExperimentConfig, StageConfig
 from mmkp.training.curves import plot_curves, write_metrics
 from mmkp.training.data import TrainingData
 from mmkp.training.device import Hardware
+from mmkp.training.distributed import SINGLE, Distributed
 from mmkp.training.early_stopping import EarlyStopping
 from mmkp.training.loop import PassResult, evaluate_loss, train_epoch
 from mmkp.training.start import starting_model
@@ -37,6 +40,7 @@ from mmkp.training.state import (
     TrainerState,
     read_trainer_state,
     restore_training,
+    rng_state,
     save_training_checkpoint,
 )
 
@@ -67,6 +71,7 @@ class StageRecipe:
         hardware: Hardware,
         resume: bool = False,
         on_epoch_end: EpochCallback | None = None,
+        distributed: Distributed = SINGLE,
     ) -> None:
         self.config = config
         self.index = index
@@ -80,6 +85,7 @@ class StageRecipe:
         self.hardware = hardware
         self.resume = resume
         self.on_epoch_end = on_epoch_end
+        self.distributed = distributed
 
     def build_model(self) -> KeyphraseModel:
         """The starting model on the device; what the stage does not train is frozen."""
@@ -101,7 +107,8 @@ class StageRecipe:
         return "generator" if trains_generator or not self.model.has_classifier else "classifier"
 
     def dev_predictions(self) -> list[list[str]]:
-        """Ranked keyphrases for each dev post (for metric-based early stopping)."""
+        """Ranked keyphrases for each dev post (for metric-based early stopping); with several
+        processes each predicts its share of the batches and all gather every post's."""
         self.model.eval()
         data, decode, head = self.data, self.config.decode, self.head
 
@@ -112,6 +119,7 @@ class StageRecipe:
             self.config.train.eval_batch_size,
             grid_lookup=data.grid_lookup,
             neighbours=data.dev_neighbours,
+            shard=self.distributed.deal_batches,
         )
         for rows, batch in batches:
             with self.hardware.autocast():
@@ -125,6 +133,11 @@ class StageRecipe:
                 )
             for i, row in zip(rows, keyphrases, strict=True):
                 ranked[i] = [kp.text for kp in row]
+        if self.distributed.enabled:
+            shares = self.distributed.gather({i: r for i, r in enumerate(ranked) if r})
+            for share in shares:
+                for i, row in share.items():
+                    ranked[i] = row
         return ranked
 
     # -- the protocol ---------------------------------------------------------------------
@@ -132,6 +145,7 @@ class StageRecipe:
         train = self.config.train
         seed_everything(train.seed, threads=train.threads, hardware=self.hardware)
         self.model = self.build_model()
+        self.distributed.seed(train.seed)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(trainable, lr=self.stage.lr)
         self.scaler = self.hardware.grad_scaler()
@@ -140,9 +154,12 @@ class StageRecipe:
             self.stage.monitor, self.stage.patience, smoothing=self.stage.smoothing
         )
         last = self.dir / "last"
+        if self.resume and self.distributed.is_main:
+            recover_directory(last)  # before any rank reads it (read_trainer_state)
+        self.distributed.barrier()
         if self.resume and (saved := read_trainer_state(last)) is not None:
             load_model(self.model, str(last / MODEL_FILE))
-            restore_training(last, self.optimizer)
+            restore_training(last, self.optimizer, rank=self.distributed.rank)
             self.state = saved
             self.stopper = EarlyStopping.from_dict(saved.early_stopping)
             if self.scaler is not None and saved.grad_scaler:
@@ -152,10 +169,12 @@ class StageRecipe:
             raise ValueError(
                 f"{last} already exists: pass --resume to continue that run, or choose a new --out"
             )
+        self.distributed.barrier()  # every rank has looked at last/ before rank 0 writes it
+        self.trained_model = self.distributed.wrap(self.model)  # DDP; self.model itself
 
     def train(self) -> None:
         if self.stage.warm_start and not self.state.history and not self.state.finished:
-            self._record(self._evaluate(0, None))  # the starting model is a candidate too
+            self._record(self.evaluate_epoch(0, None))  # the starting model is a candidate too
         for epoch in range(self.state.epoch + 1, self.stage.epochs + 1):
             if self.state.finished or self.stopper.should_stop:
                 break
@@ -164,9 +183,10 @@ class StageRecipe:
                 seed=self.config.train.seed * 100_003 + epoch,
                 by_length=self.config.train.by_length,
                 with_itm="itm" in self.stage.terms,
+                shard=self.distributed.split_batches,
             )
             result = train_epoch(
-                self.model,
+                self.trained_model,
                 batches,
                 self.optimizer,
                 terms=self.stage.terms,
@@ -175,8 +195,9 @@ class StageRecipe:
                 desc=f"{self.name} epoch {epoch}/{self.stage.epochs}",
                 hardware=self.hardware,
                 scaler=self.scaler,
+                distributed=self.distributed,
             )
-            self._record(self._evaluate(epoch, result))
+            self._record(self.evaluate_epoch(epoch, result))
             if self.on_epoch_end is not None:
                 self.on_epoch_end(self.name, epoch)
         if not self.state.finished:
@@ -186,6 +207,10 @@ class StageRecipe:
             self.save_checkpoint(best=False)
 
     def save_checkpoint(self, *, best: bool) -> None:
+        """Rank 0 writes `best/` or `last/`; every rank takes part (its RNG is saved too)."""
+        rank_rng = self.distributed.gather(rng_state()) if self.distributed.enabled else ()
+        if not self.distributed.is_main:
+            return
         save_training_checkpoint(
             self.dir / ("best" if best else "last"),
             model=self.model,
@@ -196,6 +221,7 @@ class StageRecipe:
             optimizer=self.optimizer,
             retrieval=self.data.retrieval,
             processor=self.data.processor,
+            rank_rng=rank_rng,
         )
 
     # -- helpers --------------------------------------------------------------------------
@@ -221,14 +247,19 @@ class StageRecipe:
         if improved:
             self.save_checkpoint(best=True)
         self.save_checkpoint(best=False)
-        self._write_records()
+        if self.distributed.is_main:
+            self._write_records()
         log.info("%s", _format_row(self.name, row, improved))
 
-    def _evaluate(self, epoch: int, train: PassResult | None) -> dict[str, float]:
+    def evaluate_epoch(self, epoch: int, train: PassResult | None) -> dict[str, float]:
         """The epoch's record: train (None for the starting model) and dev losses and terms,
         speed, dev metrics."""
         dev = evaluate_loss(
-            self.model, self._dev_batches(), terms=self.stage.terms, hardware=self.hardware
+            self.model,
+            self._dev_batches(),
+            terms=self.stage.terms,
+            hardware=self.hardware,
+            distributed=self.distributed,
         )
         row: dict[str, float] = {"epoch": epoch, "dev_loss": dev.loss}
         if train is not None:
@@ -254,6 +285,7 @@ class StageRecipe:
             seed=None,
             by_length=self.config.train.by_length,
             neighbours=self.data.dev_neighbours,
+            shard=self.distributed.deal_batches,
         )
 
     def _write_records(self) -> None:

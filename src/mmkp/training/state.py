@@ -1,7 +1,8 @@
 """Training checkpoints: a model directory (`mmkp.inference.checkpoint`) plus
 
     trainer_state.json         epoch, early stopping, history, ...
-    trainer_state.safetensors  optimizer tensors and the torch RNG
+    trainer_state.safetensors  optimizer tensors and the torch RNG (with several processes,
+                               every rank's: "rng.torch.rank1", ...)
 
 so an interrupted stage resumes exactly where it stopped. Tensors are saved from the CPU and
 the optimizer's follow its parameters when loaded, so a run resumes on another device.
@@ -10,6 +11,7 @@ the optimizer's follow its parameters when loaded, so a run resumes on another d
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,15 +57,17 @@ def save_training_checkpoint(
     optimizer: torch.optim.Optimizer | None,
     retrieval: RetrievalIndex | None = None,
     processor: ProcessorConfig | None = None,
+    rank_rng: Sequence[dict[str, torch.Tensor]] = (),
 ) -> Path:
-    """A model directory with the trainer state, the optimizer and the torch RNG."""
+    """A model directory with the trainer state, the optimizer and the torch RNG; `rank_rng`:
+    every rank's `rng_state()` by rank (distributed training), else this process's."""
 
     def write_state(tmp: Path) -> None:
         write_json_atomic(tmp / STATE_FILE, asdict(trainer))
         tensors, scalars = _flatten_optimizer(optimizer)
-        tensors[RNG_KEY] = torch.get_rng_state()
-        if torch.cuda.is_initialized():
-            tensors[CUDA_RNG_KEY] = torch.cuda.get_rng_state()
+        tensors.update(rank_rng[0] if rank_rng else rng_state())
+        for rank, states in enumerate(rank_rng[1:], start=1):
+            tensors.update({f"{key}.rank{rank}": state for key, state in states.items()})
         save_file(tensors, str(tmp / STATE_TENSORS), metadata={"optimizer": scalars})
 
     return save_checkpoint(
@@ -93,8 +97,20 @@ def read_trainer_state(directory: str | Path) -> TrainerState | None:
         raise ValueError(f"{path}: not a trainer state ({exc}); start a new --out") from exc
 
 
-def restore_training(directory: str | Path, optimizer: torch.optim.Optimizer) -> None:
-    """Load the optimizer's state and the torch RNG saved with a training checkpoint."""
+def rng_state() -> dict[str, torch.Tensor]:
+    """This process's torch generators: the CPU's and, once CUDA is used, the current GPU's."""
+    states = {RNG_KEY: torch.get_rng_state()}
+    if torch.cuda.is_initialized():
+        states[CUDA_RNG_KEY] = torch.cuda.get_rng_state()
+    return states
+
+
+def restore_training(
+    directory: str | Path, optimizer: torch.optim.Optimizer, *, rank: int = 0
+) -> None:
+    """Load the optimizer's state and the torch RNG saved with a training checkpoint; `rank`
+    (distributed training) picks that rank's generators. A rank the checkpoint has none for
+    (a run saved by fewer processes) keeps its seeded generators."""
     path = Path(directory) / STATE_TENSORS
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: no {STATE_TENSORS} to resume from")
@@ -113,9 +129,12 @@ def restore_training(directory: str | Path, optimizer: torch.optim.Optimizer) ->
         for group in scalars["param_groups"]
     ]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
-    torch.set_rng_state(tensors[RNG_KEY])
-    if CUDA_RNG_KEY in tensors and torch.cuda.is_available():  # a CPU run resumed on CUDA: none
-        torch.cuda.set_rng_state(tensors[CUDA_RNG_KEY])
+    suffix = f".rank{rank}" if rank else ""
+    if RNG_KEY + suffix in tensors:
+        torch.set_rng_state(tensors[RNG_KEY + suffix])
+    cuda_key = CUDA_RNG_KEY + suffix
+    if cuda_key in tensors and torch.cuda.is_available():  # a CPU run resumed on CUDA: none
+        torch.cuda.set_rng_state(tensors[cuda_key])
 
 
 def _flatten_optimizer(

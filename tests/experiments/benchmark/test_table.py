@@ -14,7 +14,13 @@ from mmkp.evaluation.metrics import post_scores
 from mmkp.evaluation.significance import paired_bootstrap
 from mmkp.experiments.benchmark.scoring import RunScores, seed_average
 from mmkp.experiments.benchmark.suite import Group, Suite, System
-from mmkp.experiments.benchmark.table import SystemResult, build_table, to_csv, to_markdown
+from mmkp.experiments.benchmark.table import (
+    PAPER_NOTE,
+    SystemResult,
+    build_table,
+    to_csv,
+    to_markdown,
+)
 
 POSTS = [Post(str(i), f"post {i}", keyphrases=[f"k{i}"]) for i in range(4)]
 IDS = tuple(post.id for post in POSTS)
@@ -101,6 +107,14 @@ def test_markdown_layout(table):
     assert lines[9] == "| **Group B** | | | | | | | | |"
     assert lines[12].startswith("| Ref | 2 | 91.00 ± 1.41 | 80.00 ± 0.00 |")
     assert lines[12].endswith("| – | 1.00 / 2.00 / 3.00 |  |")
+
+
+def test_paper_figures_are_explained_under_a_table_that_has_them(table):
+    assert PAPER_NOTE in to_markdown(table).splitlines()
+    assert "trained on ~43k posts with images" in PAPER_NOTE
+    without = Suite("T", "b1", SUITE.groups, (System("b1", "B1", "g-b"),))
+    plain = build_table(without, [SystemResult(without.systems[0], RESULTS[0].runs)], "c")
+    assert PAPER_NOTE not in to_markdown(plain)
 
 
 def test_csv_keeps_unrounded_numbers(table):

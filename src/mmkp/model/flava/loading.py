@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-INSTALL = "pip install -e '.[flava]'"
+INSTALL = "pip install -c constraints.txt -e '.[flava]'"
 
 
 def load_flava(path: str | Path) -> tuple[Any, Any]:

@@ -148,6 +148,8 @@ class CopyGenerator(nn.Module):
         else:
             probs[..., self.output_ids] = switch * vocab
         source_share = 1.0 - switch  # (B, T, 1)
+        ids: list[torch.Tensor] = []  # the copied ids and their shares, labels first
+        shares: list[torch.Tensor] = []
         if labels is not None and (self.copy_switch is not None or self.copy_lambda is not None):
             copy_source = (  # (B, T, 1) lambda_c
                 torch.sigmoid(self.copy_switch(features))
@@ -159,10 +161,39 @@ class CopyGenerator(nn.Module):
             label_share = source_share * (1.0 - copy_source) * has_labels
             source_share = source_share * torch.where(has_labels > 0, copy_source, 1.0)
             label_ids = labels.ids.unsqueeze(1).expand(-1, steps, -1)  # (B, T, W)
-            probs = probs.scatter_add(2, label_ids, label_share * labels.weights.unsqueeze(1))
-        src_ids = src_ext_ids.unsqueeze(1).expand(-1, steps, -1)  # (B, T, L)
-        probs = probs.scatter_add(2, src_ids, source_share * attention)
-        return probs.clamp_min(EPS).log()
+            ids.append(label_ids)
+            shares.append(label_share * labels.weights.unsqueeze(1))
+        ids.append(src_ext_ids.unsqueeze(1).expand(-1, steps, -1))  # (B, T, L)
+        shares.append(source_share * attention)
+        # One scatter for both copy sources: per target word the additions run in the same
+        # order as two scatters (labels first, then X_T), so the sums are the same.
+        copy_ids = torch.cat(ids, 2)  # (B, T, W + L)
+        probs = probs.scatter_add_(2, copy_ids, torch.cat(shares, 2))
+        if torch.is_grad_enabled():
+            return probs.clamp_min(EPS).log()
+        return self._support_log(probs, copy_ids)
+
+    def _support_log(self, probs: torch.Tensor, copy_ids: torch.Tensor) -> torch.Tensor:
+        """log(max(P, EPS)) computed only where P can be non-zero (the words of p_p and the
+        copied ids; every other entry is log(EPS)): the extended vocabulary is ~4x the
+        output layer, and the log is the costliest pass over it. Inference only: autograd
+        would send a repeated copied word's gradient once per repeat through the scatter."""
+        copied = probs.gather(2, copy_ids).clamp_min_(EPS).log_()
+        if self.output_ids is None:
+            covered = probs[..., : self.vocab_size].clamp_min(EPS).log_()
+        else:
+            covered = probs.index_select(2, self.output_ids).clamp_min_(EPS).log_()
+        log_probs = probs.fill_(_LOG_EPS)  # reused: a fresh (N, V_ext) buffer costs page faults
+        if self.output_ids is None:
+            log_probs[..., : self.vocab_size] = covered
+        else:
+            log_probs.index_copy_(2, self.output_ids, covered)
+        return log_probs.scatter_(2, copy_ids, copied)
+
+
+# log(EPS) as the vectorised log of the full pass computes it (a one-element log may take
+# the scalar path, which can differ in the last bit)
+_LOG_EPS = float(torch.full((64,), EPS).log()[0])
 
 
 def generation_loss(

@@ -18,34 +18,99 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torch import nn
 
+# A tied step computes P rows instead of P * beam. CPU elementwise kernels compute a tensor's
+# last numel % 32 values (the tail after the widest vector blocks) on a scalar path, whose
+# sigmoid can differ from the vector one in the last bit; with P a multiple of 32 neither
+# count leaves a tail, so the tied step gives the very numbers of the per-row step.
+TIED_ALIGNMENT = 32
+SOURCE_FIELDS = (
+    "memory",
+    "keys",
+    "src_mask",
+    "src_ext_ids",
+    "fused",
+    "copy_ids",
+    "copy_weights",
+    "src_bias",
+)
+
 
 @dataclass
 class DecoderState:
-    """Per-row decoding state; every tensor's first dimension is the row."""
+    """Decoding state of N rows decoding P sources, `beam` rows per source (row r decodes
+    source r // beam). What belongs to a source (`SOURCE_FIELDS`: the encoder memory, its
+    projection, the copy sources) is held once per source, so following the beams'
+    back-pointers moves only the per-row hidden state; with `beam` 1 (training, greedy
+    search) every tensor has one row per row. `tied`: every beam of a source is still the
+    same hypothesis (before the first reorder), so `hidden` and `extra` hold one row per
+    source and a step decodes each source once."""
 
     # GRU: (N, d) s_j. Transformer: (N, t, e) the embedded inputs so far (t = 0 at the start),
     # which each step re-reads (modules.transformer).
     hidden: torch.Tensor
-    memory: torch.Tensor  # (N, L, d) text encoder states h_i
-    keys: torch.Tensor | None  # (N, L, d) W_h h_i, projected once per source; None: no additive
+    memory: torch.Tensor  # (P, L, d) text encoder states h_i
+    keys: torch.Tensor | None  # (P, L, d) W_h h_i, projected once per source; None: no additive
     # attention (ONE2SEQ / ONE2SET's copy attention projects its own)
-    src_mask: torch.Tensor  # (N, L) bool
-    src_ext_ids: torch.Tensor  # (N, L) long, extended ids for copying from X_T
-    fused: torch.Tensor | None  # (N, d) H_f, added to every context vector (eq. 10); None: no H_f
-    copy_ids: torch.Tensor | None  # (N, W) vocab ids of the classifier's top-k label words
-    copy_weights: torch.Tensor | None  # (N, W) their copy probabilities, each row sums to one
+    src_mask: torch.Tensor  # (P, L) bool
+    src_ext_ids: torch.Tensor  # (P, L) long, extended ids for copying from X_T
+    fused: torch.Tensor | None  # (P, d) H_f, added to every context vector (eq. 10); None: no H_f
+    copy_ids: torch.Tensor | None  # (P, W) vocab ids of the classifier's top-k label words
+    copy_weights: torch.Tensor | None  # (P, W) their copy probabilities, each row sums to one
     ext_size: int  # V_ext = vocabulary size + the batch's number of source OOV words
     extra: torch.Tensor | None = None  # (N, e) added to every decoder input (One2Set's c_n)
-    # (N, L) added to the attention scores e_ji (MM-MKP's image-text gate, log g); None: none
+    # (P, L) added to the attention scores e_ji (MM-MKP's image-text gate, log g); None: none
     src_bias: torch.Tensor | None = None
+    beam: int = 1  # rows per source
+    tied: bool = False  # hidden and extra hold one row per source (all beams alike)
+
+    def expand(self, beam: int) -> DecoderState:
+        """`beam` rows per source, nothing copied. The rows stay tied (decoded once per
+        source) when the source count is a multiple of `TIED_ALIGNMENT`; otherwise `hidden`
+        is copied per row now."""
+        if self.beam != 1:
+            raise ValueError(f"expand: the state already has {self.beam} rows per source")
+        sources = self.memory.size(0)
+        if beam == 1 or sources % TIED_ALIGNMENT == 0:
+            return replace(self, beam=beam, tied=beam > 1)
+        rows = torch.arange(sources * beam, device=self.memory.device) // beam
+        return replace(self._select(rows, None), beam=beam)
 
     def reorder(self, index: torch.Tensor) -> DecoderState:
-        """New state whose row i is old row index[i] (index (N',) long)."""
-        moved = {
-            f.name: getattr(self, f.name).index_select(0, index)
-            for f in fields(self)
-            if isinstance(getattr(self, f.name), torch.Tensor)
-        }
+        """New state whose row i is old row index[i] (index (N',) long). Rows that keep the
+        beam layout (each group of `beam` new rows comes from one source) keep the per-source
+        tensors, selecting only the sources still decoded; any other order is per row."""
+        if self.beam == 1:
+            return self._select(index, index)
+        sources = index // self.beam  # (N',)
+        groups = sources.view(-1, self.beam) if index.numel() % self.beam == 0 else None
+        if groups is None or not bool((groups == groups[:, :1]).all()):
+            return self.per_row().reorder(index)
+        kept = groups[:, 0]  # (P',)
+        unchanged = kept.numel() == self.memory.size(0) and bool(
+            (kept == torch.arange(kept.numel(), device=kept.device)).all()
+        )
+        moved = self._select(sources if self.tied else index, None if unchanged else kept)
+        return replace(moved, tied=False)
+
+    def per_row(self) -> DecoderState:
+        """The same state with every tensor holding one row per row (`beam` 1), for
+        decoders that read the source per row."""
+        if self.beam == 1:
+            return self
+        rows = torch.arange(self.memory.size(0) * self.beam, device=self.memory.device)
+        sources = rows // self.beam
+        moved = self._select(sources if self.tied else None, sources)
+        return replace(moved, beam=1, tied=False)
+
+    def _select(self, rows: torch.Tensor | None, sources: torch.Tensor | None) -> DecoderState:
+        """Rows of the per-row tensors by `rows`, of the per-source ones by `sources` (None:
+        unchanged)."""
+        moved = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            index = sources if f.name in SOURCE_FIELDS else rows
+            if isinstance(value, torch.Tensor) and index is not None:
+                moved[f.name] = value.index_select(0, index)
         return replace(self, **moved)
 
 
@@ -72,17 +137,25 @@ class AdditiveAttention(nn.Module):
         keys: torch.Tensor,
         memory: torch.Tensor,
         mask: torch.Tensor,
+        beam: int = 1,
         bias: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """states (B, T, d), keys = W_h memory (B, L, d), memory (B, L, d), mask (B, L),
-        bias (B, L) or None -> context (B, T, d), attention (B, T, L)."""
+        bias (B, L) or None -> context (B, T, d), attention (B, T, L). With `beam` > 1 the T
+        steps are `beam` rows of T / beam steps each, and each row's context is its own
+        product (one product for all the rows of a source sums in another order)."""
         energy = torch.tanh(self.query(states).unsqueeze(2) + keys.unsqueeze(1))  # (B, T, L, d)
         scores = self.v(energy).squeeze(-1)  # (B, T, L)
         if bias is not None:
             scores = scores + bias.unsqueeze(1)
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         attention = torch.softmax(scores, dim=-1)
-        return attention @ memory, attention
+        if beam == 1:
+            return attention @ memory, attention
+        batch, steps, length = attention.shape
+        rows = attention.reshape(batch * beam, steps // beam, length)
+        context = rows @ memory.repeat_interleave(beam, 0)  # (B * beam, T / beam, d)
+        return context.view(batch, steps, -1), attention
 
 
 class Decoder(nn.Module):
@@ -96,10 +169,19 @@ class Decoder(nn.Module):
         return self.attention.key(memory)
 
     def forward(self, inputs: torch.Tensor, state: DecoderState) -> DecoderOutput:
-        """inputs (B, T, e) embedded previous words -> DecoderOutput for the T steps."""
-        assert state.keys is not None
-        states, last = self.rnn(inputs, state.hidden.unsqueeze(0).contiguous())  # (B, T, d)
+        """inputs (N, T, e) embedded previous words -> DecoderOutput for the T steps; the N
+        rows attend over their source's memory (`state.beam` rows per source)."""
+        assert state.keys is not None and not state.tied
+        states, last = self.rnn(inputs, state.hidden.unsqueeze(0).contiguous())  # (N, T, d)
+        rows, steps, size = states.shape
+        # the beams of a source as more query steps over its memory: (P, beam * T, d)
+        folded = states.reshape(-1, state.beam * steps, size)
         context, attention = self.attention(
-            states, state.keys, state.memory, state.src_mask, state.src_bias
+            folded, state.keys, state.memory, state.src_mask, state.beam, state.src_bias
         )
-        return DecoderOutput(states=states, context=context, attention=attention, hidden=last[0])
+        return DecoderOutput(
+            states=states,
+            context=context.view(rows, steps, size),
+            attention=attention.view(rows, steps, -1),
+            hidden=last[0],
+        )

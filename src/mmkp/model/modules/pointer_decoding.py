@@ -48,7 +48,17 @@ class PointerDecoding:
     def step(
         self, tokens: torch.Tensor, state: DecoderState
     ) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
-        """tokens (N,) extended ids -> log P (N, V_ext), alpha (N, L), next state."""
+        """tokens (N,) extended ids -> log P (N, V_ext), alpha (N, L), next state. A tied
+        state (all beams of a source alike, `DecoderState.expand`) decodes each source once."""
+        if state.tied:
+            one = replace(state, beam=1, tied=False)
+            log_probs, attention, hidden = self._decode(tokens[:: state.beam, None], one)
+            beams = state.beam
+            return (
+                log_probs[:, 0].repeat_interleave(beams, 0),
+                attention[:, 0].repeat_interleave(beams, 0),
+                replace(state, hidden=hidden),
+            )
         log_probs, attention, hidden = self._decode(tokens.unsqueeze(1), state)
         return log_probs[:, 0], attention[:, 0], replace(state, hidden=hidden)
 
@@ -61,16 +71,23 @@ class PointerDecoding:
     def _decode(
         self, tokens: torch.Tensor, state: DecoderState
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """tokens (B, T) -> log P (B, T, V_ext), alpha (B, T, L), last hidden (B, d)."""
+        """tokens (N, T) -> log P (N, T, V_ext), alpha (N, T, L), last hidden (N, d)."""
+        rows, steps = tokens.shape
         in_vocab = tokens.masked_fill(tokens >= self.vocab_size, UNK_ID)  # copied OOV -> <unk>
-        inputs = self.input_dropout(self.text_encoder.embedding(in_vocab))  # (B, T, e)
+        inputs = self.input_dropout(self.text_encoder.embedding(in_vocab))  # (N, T, e)
         out = self.decoder(inputs, state)
-        context = out.context if state.fused is None else out.context + state.fused.unsqueeze(1)
-        features = torch.cat([inputs, out.states, context], -1)
+
+        def per_source(x: torch.Tensor) -> torch.Tensor:  # (N, T, ...) -> (P, beam * T, ...)
+            return x.reshape(-1, state.beam * steps, *x.shape[2:])
+
+        context = per_source(out.context)
+        if state.fused is not None:
+            context = context + state.fused.unsqueeze(1)
+        features = torch.cat([per_source(inputs), per_source(out.states), context], -1)
         labels = None
         if state.copy_ids is not None and state.copy_weights is not None:
             labels = LabelCopy(ids=state.copy_ids, weights=state.copy_weights)
         log_probs = self.generator(
-            features, out.attention, state.src_ext_ids, state.ext_size, labels
+            features, per_source(out.attention), state.src_ext_ids, state.ext_size, labels
         )
-        return log_probs, out.attention, out.hidden
+        return log_probs.view(rows, steps, -1), out.attention, out.hidden

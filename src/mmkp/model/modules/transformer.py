@@ -218,6 +218,7 @@ class TransformerPointerDecoder(TransformerDecoder):
     def forward(self, inputs: torch.Tensor, state: DecoderState) -> DecoderOutput:
         """inputs (B, T, e) embedded next words after the prefix in `state.hidden` (B, t, e)
         -> DecoderOutput for the T new steps, whose `hidden` is the longer prefix."""
+        state = state.per_row()  # the stack reads the source per row
         assert state.keys is not None
         prefix = torch.cat([state.hidden, inputs], dim=1)  # (B, t + T, e)
         states = self.states(prefix, state.memory, state.src_mask)[:, -inputs.size(1) :]

@@ -173,6 +173,7 @@ class TransformerCopyDecoder(TransformerDecoder):
     ) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
         """tokens (N,) the previous step's ids (<bos> first) -> log P (N, V_ext), alpha (N, L)
         of the next token, and the state with `tokens` appended to its prefix."""
+        state = state.per_row()  # the stack reads the source per row
         prefix = torch.cat([state.hidden, self.embed(tokens[:, None], state.extra)], dim=1)
         states = self.states(prefix, state.memory, state.src_mask)[:, -1:]  # (N, 1, d)
         log_probs, alpha = self.generate(

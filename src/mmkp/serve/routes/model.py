@@ -1,4 +1,5 @@
-"""`GET /v1/model`: the served model, its decode settings and the service's limits."""
+"""`GET /v1/model`: the served model, its decode settings and the service's limits (its folder
+on disk only with `show_model_path`: a caller need not know the server's file layout)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ async def model(predictor: PredictorDep, service: ServiceDep) -> ModelInfo:
     checkpoint = predictor.checkpoint
     return ModelInfo(
         name=model_name(predictor),
-        directory=None if service.model_dir is None else str(service.model_dir),
+        directory=str(where)
+        if (where := service.model_dir) and service.settings.show_model_path
+        else None,
         uses_image=predictor.uses_image,
         vocab_size=len(checkpoint.vocab),
         labels=len(checkpoint.labels),

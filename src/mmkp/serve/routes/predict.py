@@ -1,9 +1,10 @@
 """`POST /v1/keyphrases` (one post: JSON, multipart or an url-encoded form) and
 `POST /v1/keyphrases:batch` (JSON; a bad post fails alone, in its place in the answer).
 
-The routes read their body themselves (to refuse it past `max_body_bytes` and parse multipart
-in memory), so their request models are published by `mmkp.serve.openapi`. Failures are
-raised; `mmkp.serve.errors` turns them into responses.
+The routes read their body themselves (to refuse it past `max_body_bytes` or `body_timeout`
+and parse forms in memory, off the event loop), so their request models are published by
+`mmkp.serve.openapi`. Image URLs are downloaded on their own threads (`urls.Downloads`), images
+decoded on the shared ones. Failures are raised; `mmkp.serve.errors` turns them into responses.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mmkp.decoding.config import DecodeConfig
 from mmkp.inference.predictor import PredictionResult, RawPost
 from mmkp.serve import decode_fields, inputs
 from mmkp.serve.batcher import BatchInfo
-from mmkp.serve.dependencies import BatcherDep, PredictorDep, SettingsDep, model_name
+from mmkp.serve.dependencies import BatcherDep, PredictorDep, Service, ServiceDep, model_name
 from mmkp.serve.errors import ApiError, PostRefused, as_api_error, from_validation
 from mmkp.serve.openapi import request_body
 from mmkp.serve.schemas import (
@@ -34,13 +35,16 @@ from mmkp.serve.schemas import (
     KeyphraseRequest,
     KeyphraseResponse,
     OcrLineOut,
+    PostIn,
     Timings,
 )
 
 router = APIRouter(
-    prefix="/v1", responses={code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)}
+    prefix="/v1",
+    responses={code: {"model": ErrorResponse} for code in (400, 408, 413, 415, 422, 503)},
 )
 M = TypeVar("M", bound=BaseModel)
+IMAGE_FIELDS = ("image", "image_base64", "image_url")
 ONE_POST_FORMS = {
     "application/json": "KeyphraseRequest",
     "multipart/form-data": "KeyphraseForm",
@@ -54,20 +58,22 @@ ONE_POST_FORMS = {
     openapi_extra={"requestBody": request_body(ONE_POST_FORMS)},
 )
 async def keyphrases(
-    request: Request, predictor: PredictorDep, batcher: BatcherDep, settings: SettingsDep
+    request: Request, predictor: PredictorDep, batcher: BatcherDep, service: ServiceDep
 ) -> KeyphraseResponse:
     started = time.perf_counter()
+    settings = service.settings
     body = await inputs.read_body(request, settings)
     upload: tuple[bytes, str] | None = None
     kind = inputs.media_type(request)
     if kind == "application/json":
         post = _parse(KeyphraseRequest, body)
     else:
-        post, image = inputs.parse_form(body, request.headers["content-type"], kind)
+        content_type = request.headers["content-type"]
+        post, image = await run_in_threadpool(inputs.parse_form, body, content_type, kind, settings)
         upload = None if image is None else (image, "image")
     request.state.posts = 1
     request.state.image_field = inputs.image_field(post, upload)  # names a refused image
-    raw = await run_in_threadpool(inputs.raw_post, post, upload, settings)
+    raw = await _read_post(post, upload, service)
     (answer,) = batcher.submit([raw], _decode(predictor.decode, post))
     result, info = await answer
     return _response(result, info, started, model_name(predictor), post.id)
@@ -79,20 +85,20 @@ async def keyphrases(
     openapi_extra={"requestBody": request_body({"application/json": "BatchRequest"})},
 )
 async def keyphrases_batch(
-    request: Request, predictor: PredictorDep, batcher: BatcherDep, settings: SettingsDep
+    request: Request, predictor: PredictorDep, batcher: BatcherDep, service: ServiceDep
 ) -> BatchResponse:
     started = time.perf_counter()
     if inputs.media_type(request) != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the batch as JSON", "body")
-    batch = _parse(BatchRequest, await inputs.read_body(request, settings))
-    limit = settings.max_batch_posts
+    batch = _parse(BatchRequest, await inputs.read_body(request, service.settings))
+    limit = service.settings.max_batch_posts
     if len(batch.posts) > limit:
         message = f"{len(batch.posts)} posts, over the limit of {limit} per call"
         raise ApiError(422, "too_many", message, "posts")
     request.state.posts = len(batch.posts)
     decode = _decode(predictor.decode, batch)
     raws = await asyncio.gather(
-        *(run_in_threadpool(inputs.raw_post, post, None, settings) for post in batch.posts),
+        *(_read_post(post, None, service) for post in batch.posts),
         return_exceptions=True,
     )
     good = [i for i, raw in enumerate(raws) if isinstance(raw, RawPost)]
@@ -111,6 +117,25 @@ async def keyphrases_batch(
             item.result = _response(*outcome, started, model_name(predictor), post.id)
         items.append(item)
     return BatchResponse(results=items, model=model_name(predictor))
+
+
+async def _read_post(post: PostIn, upload: tuple[bytes, str] | None, service: Service) -> RawPost:
+    """The post checked and its image read (a URL downloaded first, on the downloads' own
+    threads); images counted by the field they came in, refused ones by error type."""
+    settings, metrics = service.settings, service.metrics
+    try:
+        inputs.check_text(post, settings)
+        if upload is None and post.image_url is not None:
+            assert service.downloads is not None  # made before the batcher the route waits for
+            upload = (await service.downloads.fetch(post.image_url), "image_url")
+        raw = await run_in_threadpool(inputs.raw_post, post, upload, settings)
+    except ApiError as exc:
+        if exc.field in IMAGE_FIELDS:
+            metrics.refused.labels(exc.type).inc()
+        raise
+    if raw.image is not None:
+        metrics.images.labels(inputs.image_field(post, upload)).inc()
+    return raw
 
 
 def _parse(model: type[M], body: bytes) -> M:

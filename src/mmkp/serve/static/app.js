@@ -43,10 +43,31 @@ function readFile(file) {
   reader.readAsDataURL(file);
 }
 
+// The API key, when the server wants one (a 401): asked once per page load, however many
+// requests were refused, and kept for the tab's session (never in the page's URL).
+const KEY = "mmkp-api-key";
+let keyAsked = null;
+
+function askKey() {
+  keyAsked = (window.prompt("This server wants an API key:") || "").trim();
+  if (keyAsked) sessionStorage.setItem(KEY, keyAsked);
+}
+
+function send(path, body) {
+  const headers = {};
+  const key = sessionStorage.getItem(KEY);
+  if (key) headers["X-API-Key"] = key;
+  if (body === undefined) return fetch(path, { headers });
+  headers["Content-Type"] = "application/json";
+  return fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
+}
+
 async function api(path, body) {
-  const response = await fetch(path, body === undefined ? {} : {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-  });
+  let response = await send(path, body);
+  if (response.status === 401) {
+    if (keyAsked === null) askKey(); // requests refused together share the one prompt
+    if (sessionStorage.getItem(KEY)) response = await send(path, body);
+  }
   let data = null;
   try { data = await response.json(); } catch (_) { /* not JSON: reported below */ }
   if (!response.ok) {

