@@ -39,6 +39,10 @@ class DecodeConfig:
     neighbour_weight: float = 0.0
     # How many of its own keyphrases the model puts up for that rerank (at least top_k).
     rerank_candidates: int = 10
+    # Beyond the paper: never generate a word a keyphrase already holds ("profile profile
+    # pic"), which gold keyphrases almost never do (decoding.strategy). Off here, so older
+    # checkpoints decode as they did; configs/cmkp.yaml turns it on.
+    block_repeats: bool = request_field(False, "never repeat a word inside one keyphrase")
 
     def __post_init__(self) -> None:
         if min(self.beam_size, self.max_len, self.top_k) < 1:
