@@ -5,6 +5,7 @@ a bad post in a batch fails alone, OpenAPI documents both request forms."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 
@@ -86,6 +87,17 @@ def test_decode_settings_per_request(client):
     assert error["field"] == "top_k" and "not a whole number" in error["message"]
     error = error_of(client.post("/v1/keyphrases", json={"text": TEXT, "top_k": 0}), 422)
     assert error["field"] == "top_k"
+
+
+def test_block_repeats_per_request_is_the_python_apis(client, tiny_dir, tiny):
+    blocked = Predictor.load(tiny_dir, decode=dataclasses.replace(tiny.decode, block_repeats=True))
+    expected = [(kp.text, kp.score) for kp in blocked.predict(TEXT).keyphrases]
+    body = client.post("/v1/keyphrases", json={"text": TEXT, "block_repeats": True}).json()
+    assert [(k["text"], k["score"]) for k in body["keyphrases"]] == expected
+    form = client.post("/v1/keyphrases", data={"text": TEXT, "block_repeats": "true"}).json()
+    assert [(k["text"], k["score"]) for k in form["keyphrases"]] == expected
+    error = error_of(client.post("/v1/keyphrases", json={"text": TEXT, "block_repeats": 1}), 422)
+    assert error["field"] == "block_repeats"
 
 
 @pytest.mark.parametrize(

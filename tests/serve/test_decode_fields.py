@@ -31,21 +31,26 @@ class WiderDecode(DecodeConfig):
 
 def test_the_request_fields_are_decode_configs_marked_fields():
     marked = [f for f in dataclasses.fields(DecodeConfig) if REQUEST in f.metadata]
-    assert decode_fields.FIELDS == tuple(f.name for f in marked) == ("beam_size", "top_k")
+    names = ("beam_size", "top_k", "block_repeats")
+    assert decode_fields.FIELDS == tuple(f.name for f in marked) == names
     for model in (KeyphraseRequest, BatchRequest):
         properties = model.model_json_schema()["properties"]
         for f in marked:
             schema = properties[f.name]
             assert schema["description"] == f.metadata[REQUEST]["description"]
-            assert schema["anyOf"][0] == {"type": "integer", "minimum": 1, "maximum": 50}
-            assert FORM_SCHEMA["properties"][f.name]["maximum"] == 50
+        for name in ("beam_size", "top_k"):
+            assert properties[name]["anyOf"][0] == {"type": "integer", "minimum": 1, "maximum": 50}
+            assert FORM_SCHEMA["properties"][name]["maximum"] == 50
+        assert properties["block_repeats"]["anyOf"][0] == {"type": "boolean"}
+        assert FORM_SCHEMA["properties"]["block_repeats"]["type"] == "boolean"
 
 
 def test_a_newly_marked_field_is_a_request_field_with_its_type_and_bounds():
     model = decode_fields.overrides_model(Strict, WiderDecode)
     types = decode_fields.request_types(WiderDecode)
     assert types == {"beam_size": int, "top_k": int, "strategy": Literal["beam", "greedy"],
-                     "words_only": bool, "max_score_gap": float}  # fmt: skip
+                     "words_only": bool, "max_score_gap": float,
+                     "block_repeats": bool}  # fmt: skip
     body = model.model_validate_json(
         '{"top_k": 3.0, "strategy": "greedy", "words_only": false, "max_score_gap": 1}'
     )

@@ -30,9 +30,19 @@ class BeamSearch(DecodeStrategy):
         eos_id: int,
         blocked_ids: Sequence[int] = (),
         penalty: str = "average",
+        block_repeats: bool = False,
+        repeatable_ids: Sequence[int] = (),
+        separator: int | None = None,
     ):
         super().__init__(
-            max_len=max_len, bos_id=bos_id, eos_id=eos_id, blocked_ids=blocked_ids, penalty=penalty
+            max_len=max_len,
+            bos_id=bos_id,
+            eos_id=eos_id,
+            blocked_ids=blocked_ids,
+            penalty=penalty,
+            block_repeats=block_repeats,
+            repeatable_ids=repeatable_ids,
+            separator=separator,
         )
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
@@ -66,6 +76,7 @@ class BeamSearch(DecodeStrategy):
             # summed in place: the strategy owns the step's output (a fresh (b*K, V) buffer
             # costs page faults)
             candidates = self.mask(log_probs.float().add_(scores.view(-1, 1)), step)  # (b*K, V)
+            candidates = self.mask_repeats(candidates, history)
             scores, flat = candidates.view(b, k * vocab).topk(k, dim=1)  # (b, K)
             origin = torch.arange(b, device=device)[:, None] * k + flat // vocab  # (b, K)
             rows = origin.view(-1)  # (b*K,) the row each new hypothesis extends

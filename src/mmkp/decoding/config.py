@@ -39,6 +39,10 @@ class DecodeConfig:
     neighbour_weight: float = 0.0
     # How many of its own keyphrases the model puts up for that rerank (at least top_k).
     rerank_candidates: int = 10
+    # Beyond the paper: never generate a word a keyphrase already holds ("profile profile
+    # pic"), which 1% of gold keyphrases do (decoding.strategy). Off: on the shipped config's
+    # model it lowered dev F1@1, F1@3 and MAP@5 (benchmarks/RESULTS.md, "Repeated words").
+    block_repeats: bool = request_field(False, "never repeat a word inside one keyphrase")
 
     def __post_init__(self) -> None:
         if min(self.beam_size, self.max_len, self.top_k) < 1:

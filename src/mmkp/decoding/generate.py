@@ -51,14 +51,21 @@ def nonword_ids(vocab: Vocab) -> tuple[int, ...]:
     return tuple(i for i in range(len(SPECIALS), len(words)) if not words[i].isalnum())
 
 
-def make_strategy(decode: DecodeConfig, blocked_ids: Sequence[int] = BLOCKED_IDS) -> DecodeStrategy:
-    """The search `decode.strategy` with the vocabulary's special ids and `blocked_ids`."""
+def make_strategy(
+    decode: DecodeConfig, blocked_ids: Sequence[int] = BLOCKED_IDS, separator: int | None = None
+) -> DecodeStrategy:
+    """The search `decode.strategy` with the vocabulary's special ids and `blocked_ids`;
+    `separator` (One2Seq's `<seg>`) starts a new keyphrase for `decode.block_repeats`, which
+    never blocks `<unk>` (it becomes whichever source word is attended to)."""
     common: dict[str, Any] = dict(
         max_len=decode.max_len,
         bos_id=BOS_ID,
         eos_id=EOS_ID,
         blocked_ids=blocked_ids,
         penalty=decode.penalty,
+        block_repeats=decode.block_repeats,
+        repeatable_ids=(UNK_ID,),
+        separator=separator,
     )
     if decode.strategy == "beam":
         return BeamSearch(decode.beam_size, **common)
@@ -120,7 +127,7 @@ def search_sequences(
     if separator is not None:  # room for top_k keyphrases of max_len tokens (<seg>/<eos> incl.)
         decode = replace(decode, max_len=decode.max_len * decode.top_k)
         blocked = tuple(i for i in blocked if i != separator)
-    search = make_strategy(decode, blocked)
+    search = make_strategy(decode, blocked, separator)
     state = model.init_decoder_state(batch, encoded)
     rows = search.search(model, state, batch.size, device=batch.src_ids.device)
     if separator is None:

@@ -29,7 +29,8 @@ class GreedySearch(DecodeStrategy):
 
         for step in range(self.max_len):
             log_probs, attention, state = model.step(tokens, state)  # (b, V), (b, L)
-            best, tokens = self.mask(log_probs.float(), step).max(dim=1)  # (b,)
+            masked = self.mask_repeats(self.mask(log_probs.float(), step), history)
+            best, tokens = masked.max(dim=1)  # (b,)
             totals = totals + best
             history = extend(history, tokens)
             attention_history = extend(attention_history, attention.float())

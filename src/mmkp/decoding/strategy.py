@@ -15,6 +15,11 @@ hypotheses of a post are its keyphrase list. Rules shared by all strategies:
   prediction); otherwise they are dropped, because a phrase cut off mid-way is almost never a
   correct keyphrase.
 - Results are ranked by the length-normalised score (see `penalties`), best first.
+- With `block_repeats` (off by default), a hypothesis never gets an id it already holds in
+  its current keyphrase (after the last `separator`, for models that join keyphrases), so no
+  keyphrase repeats a word. Ids are extended ids: a copied out-of-vocabulary word has its
+  own id per example, so it is blocked like a vocabulary word. `repeatable_ids` are exempt:
+  `<unk>`, which stands for whichever source word the decoder attends to at that step.
 """
 
 from __future__ import annotations
@@ -53,6 +58,9 @@ class DecodeStrategy(ABC):
         eos_id: int,
         blocked_ids: Sequence[int] = (),
         penalty: str = "average",
+        block_repeats: bool = False,
+        repeatable_ids: Sequence[int] = (),
+        separator: int | None = None,
     ):
         if max_len < 1:
             raise ValueError(f"max_len must be >= 1, got {max_len}")
@@ -60,6 +68,9 @@ class DecodeStrategy(ABC):
         self.bos_id, self.eos_id = bos_id, eos_id
         self.blocked_ids = torch.tensor(sorted(set(blocked_ids)), dtype=torch.long)
         self.penalty: LengthPenalty = get_penalty(penalty)
+        self.block_repeats = block_repeats
+        self.repeatable_ids = torch.tensor(sorted(set(repeatable_ids)), dtype=torch.long)
+        self.separator = separator
 
     @abstractmethod
     def search(
@@ -81,6 +92,21 @@ class DecodeStrategy(ABC):
         if blocked.numel() == 0:
             return log_probs
         return log_probs.index_fill_(1, blocked.to(log_probs.device), NEG_INF)
+
+    def mask_repeats(self, log_probs: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        """log_probs (N, V) with, per row, the ids of its current keyphrase in history (N, t)
+        set to -inf, in place; unchanged unless `block_repeats`."""
+        if not self.block_repeats or history.size(1) == 0:
+            return log_probs
+        current = ~torch.isin(history, self.repeatable_ids.to(history.device))
+        if self.separator is not None:  # only the tokens after the row's last separator
+            is_separator = (history == self.separator).long()
+            current &= is_separator.flip(1).cumsum(1).flip(1) == 0
+        # ids not to block go to a spare column V, so one scatter marks the rest
+        vocab = log_probs.size(1)
+        ids = history.masked_fill(~current, vocab)
+        seen = torch.zeros(ids.size(0), vocab + 1, dtype=torch.bool, device=ids.device)
+        return log_probs.masked_fill_(seen.scatter_(1, ids, True)[:, :vocab], NEG_INF)
 
     def start_tokens(self, rows: int, device: torch.device | str) -> torch.Tensor:
         return torch.full((rows,), self.bos_id, dtype=torch.long, device=device)
