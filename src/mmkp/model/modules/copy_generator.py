@@ -25,7 +25,8 @@ which sums to 2 - lambda; we do not). Source OOV words have extended ids >= |V| 
 reachable only by copying. Without the classifier copy, p_c = p_a.
 
 Loss (eq. 19): L_gen = -sum_j log P(y_j) over the target tokens of a row, averaged over the
-rows that have a target.
+rows that have a target. Training asks the generator for log P at the targets only
+(`targets=`, `target_loss`): the same numbers without a log over the extended vocabulary.
 """
 
 from __future__ import annotations
@@ -136,8 +137,10 @@ class CopyGenerator(nn.Module):
         src_ext_ids: torch.Tensor,
         ext_size: int,
         labels: LabelCopy | None,
+        targets: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """x_j (B, T, F), alpha (B, T, L), src_ext_ids (B, L), V_ext, p_k -> log P (B, T, V_ext)."""
+        """x_j (B, T, F), alpha (B, T, L), src_ext_ids (B, L), V_ext, p_k -> log P (B, T, V_ext);
+        with `targets` (B, T) extended ids, log P at those ids only: (B, T, 1)."""
         batch, steps, _ = features.shape
         hidden = features if self.hidden is None else torch.tanh(self.hidden(features))
         vocab = torch.softmax(self.out(self.dropout(hidden)), -1)  # p_p (eq. 10)
@@ -169,6 +172,10 @@ class CopyGenerator(nn.Module):
         # order as two scatters (labels first, then X_T), so the sums are the same.
         copy_ids = torch.cat(ids, 2)  # (B, T, W + L)
         probs = probs.scatter_add_(2, copy_ids, torch.cat(shares, 2))
+        if targets is not None:
+            # The loss reads P at the targets only: the floor and the log over the extended
+            # vocabulary, and their backward passes, are skipped (same values, same gradient).
+            return probs.gather(2, targets.unsqueeze(-1)).clamp_min(EPS).log()
         if torch.is_grad_enabled():
             return probs.clamp_min(EPS).log()
         return self._support_log(probs, copy_ids)
@@ -203,8 +210,14 @@ def generation_loss(
     the token NLL summed over each row's target, averaged over the rows that have a target
     (keyphrase-less rows, e.g. TRC pairs or unlabelled posts, must not shrink it); 0, still
     attached to the graph, when no row has one."""
-    nll = -log_probs.gather(2, targets.unsqueeze(-1)).squeeze(-1)  # (B, T)
+    return target_loss(log_probs.gather(2, targets.unsqueeze(-1)), mask)
+
+
+def target_loss(target_log_probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L_gen from log P at the targets only, (B, T, 1) (`CopyGenerator(..., targets=)`), as
+    `generation_loss`."""
+    nll = -target_log_probs.squeeze(-1)  # (B, T)
     rows = mask.any(dim=1)  # (B,)
     if not rows.any():
-        return log_probs.sum() * 0.0
+        return target_log_probs.sum() * 0.0
     return (nll * mask).sum(dim=1)[rows].mean()
