@@ -26,7 +26,8 @@ reachable only by copying. Without the classifier copy, p_c = p_a.
 
 Loss (eq. 19): L_gen = -sum_j log P(y_j) over the target tokens of a row, averaged over the
 rows that have a target. Training asks the generator for log P at the targets only
-(`targets=`, `target_loss`): the same numbers without a log over the extended vocabulary.
+(`targets=`, `target_loss`): the same numbers, bit for bit, without building P over the
+extended vocabulary.
 """
 
 from __future__ import annotations
@@ -125,6 +126,13 @@ class CopyGenerator(nn.Module):
         self.register_buffer(
             "output_ids", None if output_ids is None else output_ids.long(), persistent=False
         )
+        # Each vocabulary id's column of p_p, -1 where p_p does not cover it (training reads
+        # p_p at the targets only).
+        slots = None
+        if output_ids is not None:
+            slots = torch.full((vocab_size,), -1, dtype=torch.long)
+            slots[output_ids.long()] = torch.arange(len(output_ids))
+        self.register_buffer("output_slots", slots, persistent=False)
         self.switch = nn.Linear(features, 1)  # lambda
         learned = classifier_copy and copy_lambda is None
         self.copy_switch = nn.Linear(features, 1) if learned else None  # lambda_c
@@ -145,11 +153,6 @@ class CopyGenerator(nn.Module):
         hidden = features if self.hidden is None else torch.tanh(self.hidden(features))
         vocab = torch.softmax(self.out(self.dropout(hidden)), -1)  # p_p (eq. 10)
         switch = torch.sigmoid(self.switch(features))  # (B, T, 1) lambda
-        probs = features.new_zeros(batch, steps, ext_size)
-        if self.output_ids is None:
-            probs[..., : self.vocab_size] = switch * vocab  # lambda p_p
-        else:
-            probs[..., self.output_ids] = switch * vocab
         source_share = 1.0 - switch  # (B, T, 1)
         ids: list[torch.Tensor] = []  # the copied ids and their shares, labels first
         shares: list[torch.Tensor] = []
@@ -171,14 +174,43 @@ class CopyGenerator(nn.Module):
         # One scatter for both copy sources: per target word the additions run in the same
         # order as two scatters (labels first, then X_T), so the sums are the same.
         copy_ids = torch.cat(ids, 2)  # (B, T, W + L)
-        probs = probs.scatter_add_(2, copy_ids, torch.cat(shares, 2))
         if targets is not None:
-            # The loss reads P at the targets only: the floor and the log over the extended
-            # vocabulary, and their backward passes, are skipped (same values, same gradient).
-            return probs.gather(2, targets.unsqueeze(-1)).clamp_min(EPS).log()
+            return self._at_targets(switch, vocab, copy_ids, torch.cat(shares, 2), targets)
+        probs = features.new_zeros(batch, steps, ext_size)
+        if self.output_ids is None:
+            probs[..., : self.vocab_size] = switch * vocab  # lambda p_p
+        else:
+            probs[..., self.output_ids] = switch * vocab
+        probs = probs.scatter_add_(2, copy_ids, torch.cat(shares, 2))
         if torch.is_grad_enabled():
             return probs.clamp_min(EPS).log()
         return self._support_log(probs, copy_ids)
+
+    def _at_targets(
+        self,
+        switch: torch.Tensor,
+        vocab: torch.Tensor,
+        copy_ids: torch.Tensor,
+        shares: torch.Tensor,
+        targets: torch.Tensor,
+    ) -> torch.Tensor:
+        """log P at the targets (B, T) -> (B, T, 1), bit for bit what the full mixture gives
+        there, without the (B, T, V_ext) tensor: lambda p_p of the target (0 where p_p does
+        not cover it), then the target's copy shares added in the order the full scatter adds
+        them (the others go to a second slot that is thrown away)."""
+        in_vocab = targets < self.vocab_size
+        word = targets.clamp_max(self.vocab_size - 1)  # (B, T) a valid id for the lookups
+        if self.output_slots is None:
+            slot = word
+        else:
+            slot = self.output_slots[word]
+            in_vocab = in_vocab & (slot >= 0)
+        own = vocab.gather(2, slot.clamp_min(0).unsqueeze(-1))  # (B, T, 1)
+        start = torch.where(in_vocab.unsqueeze(-1), switch * own, 0.0)  # (B, T, 1)
+        buffer = torch.cat([start, torch.zeros_like(start)], 2)  # (B, T, 2)
+        other = (copy_ids != targets.unsqueeze(-1)).long()  # 0: the target, 1: thrown away
+        probs = buffer.scatter_add(2, other, shares)[..., :1]  # (B, T, 1)
+        return probs.clamp_min(EPS).log()
 
     def _support_log(self, probs: torch.Tensor, copy_ids: torch.Tensor) -> torch.Tensor:
         """log(max(P, EPS)) computed only where P can be non-zero (the words of p_p and the
