@@ -108,7 +108,7 @@ class TrainConfig:
     seed: int = 1
     # torch intra-op threads. 1 by default: these models' matrices are small, and with more
     # busy threads than free cores torch's threads wait on each other (configs/tiny.yaml at
-    # 2 threads beside other jobs: 6x slower than at 1; benchmarks/RESULTS.md, issue 21).
+    # 2 threads beside other jobs: 1.6-6.3x slower than at 1; benchmarks/RESULTS.md, issue 21).
     threads: int = 1
     eval_batch_size: int = 64
     by_length: bool = True  # batch rows of similar source length (less padding, faster)
