@@ -13,6 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
+from mmkp.data.jsonl import read_posts
+from mmkp.data.synthetic import generate
 from mmkp.features.featurizer import FeaturizerConfig, ImageFeatures, ImageFeaturizer
 from mmkp.features.images import ImageError
 from mmkp.features.ocr import OcrEngine, OcrResult
@@ -131,3 +133,28 @@ def test_precomputed_entities_come_from_posts_not_images() -> None:
     with ImageFeaturizer(FeaturizerConfig(entities="precomputed", ocr=False)) as featurizer:
         features = featurizer.featurize_one(photo("coffee"), grid=False)
     assert features == ImageFeatures(OcrResult("", ()), [], None, [])
+
+
+def test_generated_ocr_posts_read_back_with_parallel_ocr(
+    featurizer: ImageFeaturizer, tmp_path: Path
+) -> None:
+    """Every rendered keyphrase of generated OCR posts is read back, and OCR threads
+    (one engine each) give exactly what one engine gives, in the input order."""
+    data = generate(
+        tmp_path, n_train=12, n_dev=0, n_test=0, seed=11, noise_share=0.0, kind_weights=(0, 1, 0)
+    )
+    posts = read_posts(data.train)
+    images = [featurizer.load(tmp_path / post.image) for post in posts]
+    with ImageFeaturizer(ocr_workers=1) as single:
+        expected = single.featurize(images, grid=False)
+    with ImageFeaturizer(ocr_workers=3) as parallel:
+        found = parallel.featurize(images, grid=False)
+    assert [f.ocr for f in found] == [f.ocr for f in expected]
+    assert [f.entities for f in found] == [f.entities for f in expected]
+    for post, features in zip(posts, found, strict=True):
+        assert post.extra["planted"]["image_keyphrase"] in features.ocr.text, post.id
+
+
+def test_ocr_workers_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="ocr_workers must be >= 1, got 0"):
+        ImageFeaturizer(ocr_workers=0)

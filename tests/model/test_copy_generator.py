@@ -12,6 +12,7 @@ from mmkp.model.modules.copy_generator import (
     combine,
     generation_loss,
     label_copy,
+    target_loss,
     voted_copy,
 )
 
@@ -169,3 +170,32 @@ def test_output_ids_are_the_frequent_words_and_every_label_word():
 
     labels = torch.tensor([[9, 0], [6, 12]])
     assert output_ids(labels, 5).tolist() == [0, 1, 2, 3, 4, 6, 9, 12]
+
+
+def _grads(generator: CopyGenerator) -> list[torch.Tensor]:
+    return [p.grad.clone() for p in generator.parameters() if p.grad is not None]
+
+
+def test_log_probs_at_targets_are_the_full_mixtures_bit_for_bit():
+    """Training's path (`targets=`) gives exactly the full log P at the targets, and exactly
+    its gradients: repeated copied words, OOV targets, words p_p does not cover."""
+    torch.manual_seed(3)
+    for output_ids in (None, torch.tensor([0, 2, 3, 7, 9])):
+        generator = CopyGenerator(6, 4, 10, 0.0, classifier_copy=True, output_ids=output_ids)
+        features = torch.randn(2, 4, 6)
+        attention = torch.softmax(torch.randn(2, 4, 5), -1)
+        src_ext_ids = torch.tensor([[5, 10, 5, 3, 11], [12, 6, 6, 0, 4]])
+        labels = LabelCopy(
+            ids=torch.tensor([[3, 4, 5], [9, 0, 6]]),
+            weights=torch.tensor([[0.5, 0.25, 0.25], [0.7, 0.0, 0.3]]),
+        )
+        targets = torch.tensor([[5, 10, 8, 3], [6, 12, 0, 2]])
+        full = generator(features, attention, src_ext_ids, 13, labels)
+        expected = full.gather(2, targets.unsqueeze(-1))
+        generation_loss(full, targets, torch.ones(2, 4, dtype=torch.bool)).backward()
+        full_grads = _grads(generator)
+        generator.zero_grad()
+        found = generator(features, attention, src_ext_ids, 13, labels, targets)
+        assert found.shape == (2, 4, 1) and torch.equal(found, expected)
+        target_loss(found, torch.ones(2, 4, dtype=torch.bool)).backward()
+        assert all(torch.equal(a, b) for a, b in zip(_grads(generator), full_grads, strict=True))

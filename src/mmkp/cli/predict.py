@@ -89,7 +89,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=32, help="posts per batch")
     parser.add_argument("--json", action="store_true", help="with --text: print JSON")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: more only help on cores no other job uses)",
+    )
     add_device_option(parser)
     add_config_options(parser, DecodeConfig, "decode")
     add_engine_options(parser, batch="posts")
@@ -120,8 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mmkp.inference.predictor import Predictor
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     predictor = Predictor.load(args.model, device=args.device)
     if args.backbone is not None or args.weights is not None:
         from mmkp.features import backbones

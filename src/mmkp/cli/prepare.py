@@ -52,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="drop OCR lines scored below this (default 0.8)",
     )
     parser.add_argument(
+        "--ocr-det-side",
+        type=int,
+        default=OcrConfig().det_side,
+        help="OCR detection shrinks an image's longer side to this many pixels (default 960; "
+        "less is faster on large photos and may miss small text)",
+    )
+    parser.add_argument(
         "--regions",
         help="store these object-detector region features instead of reading the images (no "
         "OCR, entities or CNN): a folder of <post id or image name>.npy/.npz, or one "
@@ -95,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         entities=args.entities,
         ocr=args.ocr,
         batch_size=args.batch_size,
-        ocr_config=OcrConfig(min_score=args.ocr_min_score),
+        ocr_config=OcrConfig(min_score=args.ocr_min_score, det_side=args.ocr_det_side),
         progress=not args.no_progress,
         retry_failed=args.retry_failed,
     )

@@ -18,7 +18,8 @@ API:
                      entities: str = "local", ocr: bool = True,
                      ocr_config: OcrConfig = OcrConfig(), images: ImageLoadConfig = ...,
                      grid_side: int | None = 7)  # ValueError if the backbone's grid differs
-    ImageFeaturizer(config: FeaturizerConfig | None = None)  # loads every model now
+    ImageFeaturizer(config: FeaturizerConfig | None = None, *, ocr_workers: int | None = None)
+        # loads every model now; ocr_workers: OCR threads (default min(2, cores))
         .load(image: str | Path | bytes | PIL.Image.Image) -> PIL.Image.Image  # RGB
         .featurize(images: Sequence[PIL.Image.Image], *, grid: bool = True)
             -> list[ImageFeatures]
@@ -42,15 +43,19 @@ API:
   part is empty. `EntityServiceError` (credentials, quota) is raised: no image can succeed.
 - `ocr=False`: empty OCR for every image. `entities="precomputed"`: no entities, since they
   come with the posts, not from the image (`prepare` keeps the posts' own).
-- OCR runs on the featurizer's own worker thread while the CNN runs on the caller's thread;
-  onnxruntime releases the GIL, so the two overlap.
+- OCR runs on the featurizer's own worker threads (`ocr_workers`, each with its own engine,
+  one image at a time) while the CNN runs on the caller's thread; onnxruntime releases the
+  GIL, so they overlap. Each image is decoded once (`load`) and the same pixels serve OCR,
+  the grid and the entities.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from types import TracebackType
 
 import numpy as np
@@ -97,14 +102,21 @@ class ImageFeatures:
 class ImageFeaturizer:
     """The loaded backbone, entity provider and OCR engine, and OCR's worker thread."""
 
-    def __init__(self, config: FeaturizerConfig | None = None):
+    def __init__(self, config: FeaturizerConfig | None = None, *, ocr_workers: int | None = None):
         self.config = config or FeaturizerConfig()
         check_grid_side(self.config)
+        workers = default_ocr_workers() if ocr_workers is None else ocr_workers
+        if workers < 1:
+            raise ValueError(f"ocr_workers must be >= 1, got {workers}")
         self._backbone = backbones.load_backbone(self.config.backbone, self.config.weights)
         self._provider = self._entity_provider()
         self._shared = self._shared_classifier()
-        self._ocr = OcrEngine(self.config.ocr_config) if self.config.ocr else None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmkp-ocr")
+        # One engine per OCR thread (an engine's sessions serve one image at a time); a
+        # thread takes a free engine for each image and gives it back.
+        self._engines: SimpleQueue[OcrEngine] = SimpleQueue()
+        for slot in range(workers if self.config.ocr else 0):
+            self._engines.put(OcrEngine(self.config.ocr_config, slot=slot))
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mmkp-ocr")
 
     def _entity_provider(self) -> EntityProvider | None:
         """The configured provider; None for `precomputed`, whose entities are the posts'."""
@@ -150,25 +162,24 @@ class ImageFeaturizer:
         """OCR, entities and (when `grid`) grids of loaded RGB images, in their order."""
         if not images:
             return []
-        # Submitted first, so OCR runs on its thread while the CNN below runs on this one.
-        ocr_job = self._pool.submit(self._read_all, images) if self._ocr is not None else None
+        # Submitted first, so OCR runs on its threads while the CNN below runs on this one.
+        jobs = [self._pool.submit(self._read, image) for image in images] if self.config.ocr else []
         grids, entities = self._grids_and_entities(images, grid)
-        texts = ocr_job.result() if ocr_job is not None else [NO_TEXT] * len(images)
+        texts = [job.result() for job in jobs] if jobs else [NO_TEXT] * len(images)
         return [
             _features(text, found, None if grids is None else grids[i])
             for i, (text, found) in enumerate(zip(texts, entities, strict=True))
         ]
 
-    def _read_all(self, images: Sequence[Image.Image]) -> list[OcrResult | str]:
-        """Each image's OCR, or why it failed: one unreadable image must not fail the rest."""
-        assert self._ocr is not None
-        results: list[OcrResult | str] = []
-        for image in images:
-            try:
-                results.append(self._ocr.read(image))
-            except Exception as exc:
-                results.append(f"OCR failed: {exc}")
-        return results
+    def _read(self, image: Image.Image) -> OcrResult | str:
+        """One image's OCR, or why it failed: one unreadable image must not fail the rest."""
+        engine = self._engines.get()
+        try:
+            return engine.read(image)
+        except Exception as exc:
+            return f"OCR failed: {exc}"
+        finally:
+            self._engines.put(engine)
 
     def _grids_and_entities(
         self, images: Sequence[Image.Image], grid: bool
@@ -185,6 +196,13 @@ class ImageFeaturizer:
             return grids, [[] for _ in images]
         # Image providers read only the images; `posts` is for `precomputed`, not used here.
         return grids, self._provider.recognise((), images)
+
+
+def default_ocr_workers() -> int:
+    """OCR threads by default: one per core up to two. OCR costs 3 to 8 times the CNN's
+    pass, so two OCR threads beside the CNN keep both cores of a small machine busy; more
+    than two gain little over the CNN's own threads."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def check_grid_side(config: FeaturizerConfig) -> None:

@@ -30,6 +30,10 @@ class OcrConfig:
     det_side: int = 960
     threads: int = 1  # onnxruntime threads; prepare runs OCR beside the CNN on another core
 
+    def __post_init__(self) -> None:
+        if self.det_side < 32:
+            raise ValueError(f"OCR det_side must be >= 32 pixels, got {self.det_side}")
+
 
 @dataclass(frozen=True)
 class OcrLine:
@@ -84,11 +88,15 @@ def _height(line: OcrLine) -> float:
 
 
 class OcrEngine:
-    """RapidOCR with its bundled models named explicitly, so nothing is ever downloaded."""
+    """RapidOCR with its bundled models named explicitly, so nothing is ever downloaded.
 
-    def __init__(self, config: OcrConfig | None = None):
+    `slot` picks one of several engines of the same settings in a process: each has its own
+    onnxruntime sessions, so engines of different slots read images in parallel threads.
+    """
+
+    def __init__(self, config: OcrConfig | None = None, *, slot: int = 0):
         self.config = config or OcrConfig()
-        self._engine = _rapidocr(self.config.det_side, self.config.threads)
+        self._engine = _rapidocr(self.config.det_side, self.config.threads, slot)
         # One onnxruntime session per engine: calls from several threads are serialised.
         self._lock = threading.Lock()
 
@@ -106,9 +114,9 @@ class OcrEngine:
         return OcrResult(ocr_text(ordered, self.config.min_score), tuple(ordered))
 
 
-@lru_cache(maxsize=4)
-def _rapidocr(det_side: int, threads: int) -> Any:
-    """One RapidOCR instance per setting and process (loading takes seconds)."""
+@lru_cache(maxsize=8)
+def _rapidocr(det_side: int, threads: int, slot: int) -> Any:
+    """One RapidOCR instance per setting, slot and process (loading takes seconds)."""
     import rapidocr
     from rapidocr import RapidOCR
 
@@ -132,6 +140,9 @@ def _rapidocr(det_side: int, threads: int) -> Any:
             "Det.limit_side_len": det_side,
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            # The arena keeps onnxruntime's buffers between images instead of allocating the
+            # detector's activations afresh each time: 25% less CPU on photos, same outputs.
+            "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
         }
     )
     return RapidOCR(params=params)

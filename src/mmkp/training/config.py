@@ -106,7 +106,10 @@ class TrainConfig:
 
     stages: tuple[StageConfig, ...] = DEFAULT_STAGES
     seed: int = 1
-    threads: int = 2  # torch intra-op threads
+    # torch intra-op threads. 1 by default: these models' matrices are small, and with more
+    # busy threads than free cores torch's threads wait on each other (configs/tiny.yaml at
+    # 2 threads beside other jobs: 1.6-6.3x slower than at 1; benchmarks/RESULTS.md, issue 21).
+    threads: int = 1
     eval_batch_size: int = 64
     by_length: bool = True  # batch rows of similar source length (less padding, faster)
     # auto: cuda when available, else cpu (training.device). Data loading stays on the CPU.

@@ -35,8 +35,8 @@ from mmkp.model.modules.copy_generator import (
     CopyGenerator,
     LabelCopy,
     combine,
-    generation_loss,
     label_copy,
+    target_loss,
     voted_copy,
 )
 from mmkp.model.modules.decoder import Decoder, DecoderState
@@ -215,8 +215,8 @@ class MMKP(PointerDecoding, nn.Module):
         if "cla" in terms and config.use_cla_loss and encoded.label_logits is not None:
             losses["cla"] = classification_loss(encoded.label_logits, batch.label)
         if "gen" in terms:
-            log_probs = self.teacher_forced(batch, encoded)  # (B, T, V_ext)
-            losses["gen"] = generation_loss(log_probs, batch.trg_out, batch.trg_mask)
+            at_targets = self.teacher_forced(batch, encoded, at_targets=True)  # (B, T, 1)
+            losses["gen"] = target_loss(at_targets, batch.trg_mask)
         return losses
 
     def _region_loss(self, batch: Batch, encoded: Encoded) -> torch.Tensor:

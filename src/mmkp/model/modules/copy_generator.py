@@ -25,7 +25,9 @@ which sums to 2 - lambda; we do not). Source OOV words have extended ids >= |V| 
 reachable only by copying. Without the classifier copy, p_c = p_a.
 
 Loss (eq. 19): L_gen = -sum_j log P(y_j) over the target tokens of a row, averaged over the
-rows that have a target.
+rows that have a target. Training asks the generator for log P at the targets only
+(`targets=`, `target_loss`): the same numbers, bit for bit, without building P over the
+extended vocabulary.
 """
 
 from __future__ import annotations
@@ -124,6 +126,13 @@ class CopyGenerator(nn.Module):
         self.register_buffer(
             "output_ids", None if output_ids is None else output_ids.long(), persistent=False
         )
+        # Each vocabulary id's column of p_p, -1 where p_p does not cover it (training reads
+        # p_p at the targets only).
+        slots = None
+        if output_ids is not None:
+            slots = torch.full((vocab_size,), -1, dtype=torch.long)
+            slots[output_ids.long()] = torch.arange(len(output_ids))
+        self.register_buffer("output_slots", slots, persistent=False)
         self.switch = nn.Linear(features, 1)  # lambda
         learned = classifier_copy and copy_lambda is None
         self.copy_switch = nn.Linear(features, 1) if learned else None  # lambda_c
@@ -136,17 +145,14 @@ class CopyGenerator(nn.Module):
         src_ext_ids: torch.Tensor,
         ext_size: int,
         labels: LabelCopy | None,
+        targets: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """x_j (B, T, F), alpha (B, T, L), src_ext_ids (B, L), V_ext, p_k -> log P (B, T, V_ext)."""
+        """x_j (B, T, F), alpha (B, T, L), src_ext_ids (B, L), V_ext, p_k -> log P (B, T, V_ext);
+        with `targets` (B, T) extended ids, log P at those ids only: (B, T, 1)."""
         batch, steps, _ = features.shape
         hidden = features if self.hidden is None else torch.tanh(self.hidden(features))
         vocab = torch.softmax(self.out(self.dropout(hidden)), -1)  # p_p (eq. 10)
         switch = torch.sigmoid(self.switch(features))  # (B, T, 1) lambda
-        probs = features.new_zeros(batch, steps, ext_size)
-        if self.output_ids is None:
-            probs[..., : self.vocab_size] = switch * vocab  # lambda p_p
-        else:
-            probs[..., self.output_ids] = switch * vocab
         source_share = 1.0 - switch  # (B, T, 1)
         ids: list[torch.Tensor] = []  # the copied ids and their shares, labels first
         shares: list[torch.Tensor] = []
@@ -168,10 +174,43 @@ class CopyGenerator(nn.Module):
         # One scatter for both copy sources: per target word the additions run in the same
         # order as two scatters (labels first, then X_T), so the sums are the same.
         copy_ids = torch.cat(ids, 2)  # (B, T, W + L)
+        if targets is not None:
+            return self._at_targets(switch, vocab, copy_ids, torch.cat(shares, 2), targets)
+        probs = features.new_zeros(batch, steps, ext_size)
+        if self.output_ids is None:
+            probs[..., : self.vocab_size] = switch * vocab  # lambda p_p
+        else:
+            probs[..., self.output_ids] = switch * vocab
         probs = probs.scatter_add_(2, copy_ids, torch.cat(shares, 2))
         if torch.is_grad_enabled():
             return probs.clamp_min(EPS).log()
         return self._support_log(probs, copy_ids)
+
+    def _at_targets(
+        self,
+        switch: torch.Tensor,
+        vocab: torch.Tensor,
+        copy_ids: torch.Tensor,
+        shares: torch.Tensor,
+        targets: torch.Tensor,
+    ) -> torch.Tensor:
+        """log P at the targets (B, T) -> (B, T, 1), bit for bit what the full mixture gives
+        there, without the (B, T, V_ext) tensor: lambda p_p of the target (0 where p_p does
+        not cover it), then the target's copy shares added in the order the full scatter adds
+        them (the others go to a second slot that is thrown away)."""
+        in_vocab = targets < self.vocab_size
+        word = targets.clamp_max(self.vocab_size - 1)  # (B, T) a valid id for the lookups
+        if self.output_slots is None:
+            slot = word
+        else:
+            slot = self.output_slots[word]
+            in_vocab = in_vocab & (slot >= 0)
+        own = vocab.gather(2, slot.clamp_min(0).unsqueeze(-1))  # (B, T, 1)
+        start = torch.where(in_vocab.unsqueeze(-1), switch * own, 0.0)  # (B, T, 1)
+        buffer = torch.cat([start, torch.zeros_like(start)], 2)  # (B, T, 2)
+        other = (copy_ids != targets.unsqueeze(-1)).long()  # 0: the target, 1: thrown away
+        probs = buffer.scatter_add(2, other, shares)[..., :1]  # (B, T, 1)
+        return probs.clamp_min(EPS).log()
 
     def _support_log(self, probs: torch.Tensor, copy_ids: torch.Tensor) -> torch.Tensor:
         """log(max(P, EPS)) computed only where P can be non-zero (the words of p_p and the
@@ -203,8 +242,14 @@ def generation_loss(
     the token NLL summed over each row's target, averaged over the rows that have a target
     (keyphrase-less rows, e.g. TRC pairs or unlabelled posts, must not shrink it); 0, still
     attached to the graph, when no row has one."""
-    nll = -log_probs.gather(2, targets.unsqueeze(-1)).squeeze(-1)  # (B, T)
+    return target_loss(log_probs.gather(2, targets.unsqueeze(-1)), mask)
+
+
+def target_loss(target_log_probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L_gen from log P at the targets only, (B, T, 1) (`CopyGenerator(..., targets=)`), as
+    `generation_loss`."""
+    nll = -target_log_probs.squeeze(-1)  # (B, T)
     rows = mask.any(dim=1)  # (B,)
     if not rows.any():
-        return log_probs.sum() * 0.0
+        return target_log_probs.sum() * 0.0
     return (nll * mask).sum(dim=1)[rows].mean()

@@ -62,16 +62,21 @@ class PointerDecoding:
         log_probs, attention, hidden = self._decode(tokens.unsqueeze(1), state)
         return log_probs[:, 0], attention[:, 0], replace(state, hidden=hidden)
 
-    def teacher_forced(self, batch: Batch, encoded: Any) -> torch.Tensor:
-        """log P(y_j | y_<j) for every target position: (B, T, V_ext)."""
+    def teacher_forced(
+        self, batch: Batch, encoded: Any, *, at_targets: bool = False
+    ) -> torch.Tensor:
+        """log P(y_j | y_<j) for every target position: (B, T, V_ext); `at_targets`: only at
+        the targets `batch.trg_out`, (B, T, 1), what the loss reads (`target_loss`)."""
         state = self.init_decoder_state(batch, encoded)
-        log_probs, _, _ = self._decode(batch.trg_in, state)
+        targets = batch.trg_out if at_targets else None
+        log_probs, _, _ = self._decode(batch.trg_in, state, targets)
         return log_probs
 
     def _decode(
-        self, tokens: torch.Tensor, state: DecoderState
+        self, tokens: torch.Tensor, state: DecoderState, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """tokens (N, T) -> log P (N, T, V_ext), alpha (N, T, L), last hidden (N, d)."""
+        """tokens (N, T) -> log P (N, T, V_ext) (at `targets` (N, T) only: (N, T, 1)),
+        alpha (N, T, L), last hidden (N, d)."""
         rows, steps = tokens.shape
         in_vocab = tokens.masked_fill(tokens >= self.vocab_size, UNK_ID)  # copied OOV -> <unk>
         inputs = self.input_dropout(self.text_encoder.embedding(in_vocab))  # (N, T, e)
@@ -88,6 +93,6 @@ class PointerDecoding:
         if state.copy_ids is not None and state.copy_weights is not None:
             labels = LabelCopy(ids=state.copy_ids, weights=state.copy_weights)
         log_probs = self.generator(
-            features, per_source(out.attention), state.src_ext_ids, state.ext_size, labels
+            features, per_source(out.attention), state.src_ext_ids, state.ext_size, labels, targets
         )
         return log_probs.view(rows, steps, -1), out.attention, out.hidden

@@ -51,9 +51,11 @@ class VocabularyGenerator(nn.Module):
         src_ext_ids: torch.Tensor,
         ext_size: int,
         labels: LabelCopy | None,
+        targets: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """x_j (B, T, F) -> log P (B, T, V)."""
-        return torch.log_softmax(self.out(self.dropout(features)), dim=-1)
+        """x_j (B, T, F) -> log P (B, T, V); at `targets` (B, T) only: (B, T, 1)."""
+        log_probs = torch.log_softmax(self.out(self.dropout(features)), dim=-1)
+        return log_probs if targets is None else log_probs.gather(2, targets.unsqueeze(-1))
 
 
 class Seq2Seq(PointerDecoding, nn.Module):
