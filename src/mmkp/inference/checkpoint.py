@@ -230,12 +230,14 @@ def implied_processor(config: InferenceConfig, model: KeyphraseModel) -> Process
     default featurizer on the backbone config.json names; without one, the default backbone
     when the model reads no grids or grids as wide as its, else unknown (None)."""
     if config.backbone is not None:
-        return ProcessorConfig(FeaturizerConfig(backbone=config.backbone))
+        return ProcessorConfig.of(FeaturizerConfig(backbone=config.backbone))
     default = backbones.DEFAULT_BACKBONE
     dim = getattr(config.model, "image_dim", None)
     reads_grids = INPUT_GRID in getattr(model, "inputs", ())  # a bare nn.Module reads none
     unknown = reads_grids and backbones.spec(default).channels != dim
-    return ProcessorConfig(None if unknown else FeaturizerConfig(backbone=default))
+    return (
+        ProcessorConfig(None) if unknown else ProcessorConfig.of(FeaturizerConfig(backbone=default))
+    )
 
 
 def read_config(directory: str | Path) -> InferenceConfig:

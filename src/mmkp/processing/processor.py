@@ -65,24 +65,22 @@ class ProcessorConfig:
         return {"format": PROCESSOR_FORMAT, "version": 1, **to_dict(self)}
 
     @classmethod
-    def recorded(cls, featurizer: FeaturizerConfig) -> ProcessorConfig:
-        """The config of a featurizer about to run: its settings and its weights' identity."""
-        grid = backbones.spec(featurizer.backbone)
-        return cls(
-            featurizer=featurizer,
-            weights_sha256=_sha256(featurizer),
-            input_size=grid.input_size,
-            grid_side=grid.grid_side,
-        )
+    def of(cls, featurizer: FeaturizerConfig, weights_sha256: str | None = None) -> ProcessorConfig:
+        """The processor of grids made by `featurizer`, with its backbone's registered sizes
+        (a backbone this package does not know, e.g. hand-made test grids, keeps the defaults)."""
+        if featurizer.backbone not in backbones.SPECS:
+            return cls(featurizer, weights_sha256)
+        spec = backbones.spec(featurizer.backbone)
+        return cls(featurizer, weights_sha256, spec.input_size, spec.grid_side)
 
     @classmethod
     def of_store(cls, store: FeatureStore) -> ProcessorConfig:
         """What `prepare` recorded in a feature store; an older store (no record) read as
         the default featurizer on its backbone."""
         if store.featurizer is None:
-            return cls(FeaturizerConfig(backbone=store.backbone))
+            return cls.of(FeaturizerConfig(backbone=store.backbone))
         featurizer = from_dict(FeaturizerConfig, store.featurizer, source=str(store.folder))
-        return cls(featurizer, weights_sha256=store.weights_sha256)
+        return cls.of(featurizer, store.weights_sha256)
 
     def check_weights(self) -> None:
         """ValueError when the weights found here are not the ones the grids came from."""
