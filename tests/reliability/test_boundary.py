@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from golden import assert_golden
 from mmkp.cli import evaluate
 from mmkp.cli.main import describe, main
 from mmkp.data.jsonl import read_posts
@@ -145,5 +146,9 @@ def test_ctrl_c_in_predict_keeps_what_was_written_and_resume_completes_it(tmp_pa
     assert done.code == 0 and f"({kept} were there already)" in done.err
     straight = tmp_path / "straight.jsonl"
     assert run("predict", "--model", model, "--input", posts, "--out", straight).code == 0
-    assert read_predictions(out) == read_predictions(straight)
+    # Resumed posts are batched with other neighbours, which on some CPUs moves a score in its
+    # last float32 bit: ids and keyphrases exactly, scores within rounding (tests/golden.py).
+    resumed, whole = read_predictions(out), read_predictions(straight)
+    assert [(p.id, p.keyphrases) for p in resumed] == [(p.id, p.keyphrases) for p in whole]
+    assert_golden([p.scores for p in resumed], [p.scores for p in whole])
     assert not partial.exists()
