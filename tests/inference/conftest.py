@@ -25,8 +25,9 @@ TRAIN = [
 ]  # fmt: skip
 
 
-def save_tiny_checkpoint(directory: Path, *, image_dim: int = IMAGE_DIM) -> Path:
-    """A random tiny MMKP (with the image branch) saved as a checkpoint directory."""
+def save_tiny_checkpoint(directory: Path, *, image_dim: int = IMAGE_DIM, seed: int = 0) -> Path:
+    """A random tiny MMKP (with the image branch, initialised from `seed`) saved as a
+    checkpoint directory."""
     vocab, labels = Vocab.build(TRAIN), LabelSet.build(TRAIN)
     model_config = MMKPConfig(
         emb_size=8, hidden_size=8, num_heads=2, image_dim=image_dim, dropout=0.0,
@@ -38,7 +39,7 @@ def save_tiny_checkpoint(directory: Path, *, image_dim: int = IMAGE_DIM) -> Path
         decode=DecodeConfig(beam_size=4, max_len=4, top_k=3),
         backbone=None,
     )
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = build_model(model_config, vocab, labels)
     return save_checkpoint(directory, model=model, vocab=vocab, labels=labels, config=config)
 

@@ -40,6 +40,7 @@ NOTHING_HALF_WRITTEN = "outputs are only ever replaced whole, so nothing is half
 # command -> (module in mmkp.cli, the one-line help `mmkp --help` lists; the module's
 # `register` repeats it for its own parser, tests/cli/test_lazy.py checks the two agree).
 COMMANDS: dict[str, tuple[str, str]] = {
+    "average": ("average", "average the weights of model directories trained alike (e.g. seeds)"),
     "baseline": ("baseline", "predict keyphrases with a non-neural baseline"),
     "benchmark": (
         "benchmark",

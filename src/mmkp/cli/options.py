@@ -20,9 +20,22 @@ from mmkp.config_loader import ConfigError, from_dict, to_dict
 T = TypeVar("T")
 
 
-def add_model_and_posts(parser: argparse.ArgumentParser, *, input_help: str) -> None:
-    """`--model DIR` and one of `--text "..."` (one raw post) or `--input FILE`."""
-    parser.add_argument("--model", required=True, help="checkpoint directory")
+def add_model_and_posts(
+    parser: argparse.ArgumentParser, *, input_help: str, ensemble: bool = False
+) -> None:
+    """`--model DIR` and one of `--text "..."` (one raw post) or `--input FILE`; with
+    `ensemble`, `--model` may be repeated (a list of directories, decoded as one model)."""
+    if ensemble:
+        parser.add_argument(
+            "--model",
+            required=True,
+            action="append",
+            help="checkpoint directory; repeat it for an ensemble of models trained with the "
+            "same data and vocabulary config (e.g. seeds): one beam search averaging their "
+            "step log-probabilities, with the first model's decode settings",
+        )
+    else:
+        parser.add_argument("--model", required=True, help="checkpoint directory")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help=input_help)
     source.add_argument("--text", help="one raw post text")

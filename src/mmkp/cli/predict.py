@@ -2,6 +2,10 @@
 
 mmkp predict --model DIR --input posts.jsonl --out preds.jsonl   (or preds.txt)
 mmkp predict --model DIR --text "So excited for #KCA!" [--image photo.jpg]
+mmkp predict --model DIR1 --model DIR2 --model DIR3 --input posts.jsonl --out preds.jsonl
+
+A repeated --model is an ensemble (models of one data and vocabulary config, e.g. seeds):
+one beam search over the mean of their step log-probabilities (`mmkp.decoding.ensemble`).
 
 With --input the posts are streamed and each prediction is written as it comes (to
 `OUT.partial`, renamed to OUT at the end), so memory stays flat on any file size and a crash
@@ -48,9 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "config.json, vocab.json, labels.json). With --input, posts are read as training "
         "reads them (dataset form); a model that reads images featurizes each post's image as "
         "`mmkp prepare` does (or reads a prepared --features store); with --text, the raw "
-        "text is normalised like the dataset and --image goes through the same preparation.",
+        "text is normalised like the dataset and --image goes through the same preparation. "
+        "A repeated --model decodes an ensemble: one beam search over the mean of the "
+        "models' step log-probabilities.",
     )
-    add_model_and_posts(parser, input_help="posts file (.jsonl or the benchmark's `<sep>` text)")
+    add_model_and_posts(
+        parser, input_help="posts file (.jsonl or the benchmark's `<sep>` text)", ensemble=True
+    )
     parser.add_argument("--image", help="with --text: an image file or http(s) URL")
     parser.add_argument(
         "--backbone",
@@ -126,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from mmkp.inference.predictor import Predictor
 
     torch.set_num_threads(args.threads)
-    predictor = Predictor.load(args.model, device=args.device)
+    predictor = Predictor.load(args.model, device=args.device)  # a list: one dir or an ensemble
     if args.backbone is not None or args.weights is not None:
         from mmkp.features import backbones
         from mmkp.features.featurizer import FeaturizerConfig, ImageFeaturizer
@@ -189,6 +197,8 @@ def _run_ray(args: argparse.Namespace) -> int:
 
     if args.input is None or args.text is not None:
         raise ValueError("--engine ray predicts --input shards, not --text")
+    if len(args.model) > 1:
+        raise ValueError("--engine ray predicts with one --model, not an ensemble")
     local_only = {
         "--features": args.features,
         "--resume": args.resume,  # a rerun skips the finished shards by itself
@@ -200,7 +210,7 @@ def _run_ray(args: argparse.Namespace) -> int:
     if given:
         raise ValueError(f"{', '.join(given)}: not with --engine ray")
     job = predict_shards(
-        args.model,
+        args.model[0],
         args.input,
         args.out,
         device=args.device,

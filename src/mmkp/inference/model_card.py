@@ -28,6 +28,8 @@ class ModelCard:
     labels: int  # labels.json's size
     trained_on: Mapping[str, str] = field(default_factory=dict)  # split -> "path (N posts)"
     scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # split -> metric
+    # the model directories whose weights this one averages (`mmkp average`); () for none
+    averaged_from: tuple[str, ...] = ()
 
     def render(self) -> str:
         name = self.config["model"]["name"]
@@ -49,6 +51,7 @@ class ModelCard:
                 "",
                 *self._training(),
                 "",
+                *self._average(),
                 "## Scores",
                 "",
                 *self._scores(),
@@ -91,6 +94,19 @@ class ModelCard:
         if not self.trained_on:
             return ["Not recorded with this directory."]
         return [f"- {split}: `{where}`" for split, where in self.trained_on.items()]
+
+    def _average(self) -> list[str]:
+        if not self.averaged_from:
+            return []
+        return [
+            "## Checkpoint average",
+            "",
+            "The weights are the element-wise mean of these model directories' weights "
+            "(`mmkp average`); the other files are the first one's:",
+            "",
+            *[f"- `{directory}`" for directory in self.averaged_from],
+            "",
+        ]
 
     def _scores(self) -> list[str]:
         if not self.scores:

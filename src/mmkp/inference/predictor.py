@@ -21,6 +21,7 @@
     Predictor.load("runs/cmkp/model", device="cuda")  # mmkp.devices: auto | cpu | cuda[:N]
     Predictor.from_pretrained("owner/name")  # a Hub repo id too (the `hub` extra)
     Predictor.load("zero-shot")  # the built-in zero-shot model: no training, no directory
+    Predictor.load(["seed1/model", "seed2/model"])  # an ensemble, decoded as one (below)
 
 Raw text goes through `mmkp.data.tokenize.normalise`, the dataset's tokenisation, and an
 image (a path, an http(s) URL, bytes or a PIL image) through the same in-memory featurizer
@@ -29,6 +30,12 @@ typed post looks to the model like the posts it was trained on. Text with no let
 digit after normalisation (empty, punctuation or emoji only) is refused. `predict_many`
 streams over posts already in the dataset's form (as training reads them), batch by batch.
 These diagnostics are what `mmkp predict --json`, `mmkp explain` and `mmkp serve` show.
+
+Several model directories (trained with one data and vocabulary config, e.g. different
+seeds) load as an ensemble: one search whose step log-probabilities are the mean of the
+members' (`mmkp.decoding.ensemble`), on batches made by the first member's processor, with its
+decode settings; the directories are checked to agree first (`mmkp.inference.ensemble`). A
+list of one directory is that model alone, bit for bit.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from mmkp.data.batch import GRID_SIDE, GridLookup
 from mmkp.data.record import Entity, Post
 from mmkp.data.tokenize import normalise
 from mmkp.decoding.config import DecodeConfig
+from mmkp.decoding.ensemble import Ensemble, EnsembleEncoded
 from mmkp.decoding.generate import ScoredKeyphrase
 from mmkp.decoding.heads import predict_keyphrases
 from mmkp.devices import resolve_device
@@ -57,6 +65,7 @@ from mmkp.features.images import ImageError
 from mmkp.features.ocr import OcrLine
 from mmkp.features.posts import featurize_posts
 from mmkp.inference.checkpoint import ZERO_SHOT, Checkpoint, load_checkpoint
+from mmkp.inference.ensemble import load_members
 from mmkp.inference.hub import resolve_model
 from mmkp.model.outputs import Encoded
 from mmkp.model.protocol import INPUT_GRID
@@ -165,9 +174,11 @@ class Predictor:
         [(kp.text, kp.score) for kp in result.keyphrases], result.match_score
 
     `load` reads a model directory (model.safetensors, config.json, vocab.json, labels.json)
-    onto `device` (cpu by default); `decode` is the search's settings (the checkpoint's own
-    unless given); the featurizer that turns images into OCR, entities and grid features is
-    built at the first image (text-only use loads no CNN). `predict` takes one post,
+    onto `device` (cpu by default), or several as an ensemble (`members`: the checkpoints
+    after the first, decoded with it as one model); `decode` is the search's settings (the
+    checkpoint's own unless given); the featurizer that turns images into OCR, entities and
+    grid features is built at the first image (text-only use loads no CNN). `predict` takes
+    one post,
     `predict_batch` many raw posts at once, `predict_many` streams posts already in the
     dataset's form. Predicting leaves the model unchanged (eval mode): load once, predict many.
     """
@@ -179,10 +190,13 @@ class Predictor:
         decode: DecodeConfig | None = None,
         featurizer: ImageFeaturizer | None = None,
         device: str | torch.device | None = None,
+        members: Sequence[Checkpoint] = (),
     ):
-        self.checkpoint = checkpoint
+        self.checkpoint = checkpoint  # the ensemble's first model: processor, decode, card
+        self.members = (checkpoint, *members)
         self.device = resolve_device(device)
-        self.model = checkpoint.model.to(self.device).eval()  # moved once
+        models = [c.model.to(self.device).eval() for c in self.members]  # moved once
+        self.model = models[0] if not members else Ensemble(models)
         self.decode = decode or checkpoint.config.decode
         self.processor = checkpoint.processor()
         if featurizer is not None:
@@ -191,7 +205,7 @@ class Predictor:
     @classmethod
     def load(
         cls,
-        directory: str | Path,
+        directory: str | Path | Sequence[str | Path],
         *,
         decode: DecodeConfig | None = None,
         featurizer: ImageFeaturizer | None = None,
@@ -199,8 +213,14 @@ class Predictor:
     ) -> Predictor:
         """A predictor for a model directory (model.safetensors, config.json, ...) on `device`
         (`auto`, `cpu`, `cuda`, `cuda:N`; default cpu). The name `zero-shot` is the built-in
-        zero-shot model (a directory of that name is `./zero-shot`)."""
+        zero-shot model (a directory of that name is `./zero-shot`). A list of directories
+        is an ensemble (module docstring); a list of one is that model alone."""
         device = resolve_device(device)  # a missing GPU is refused before the model is read
+        if not isinstance(directory, str | Path):
+            if len(directory) != 1:
+                first, *rest = load_members(directory)
+                return cls(first, decode=decode, featurizer=featurizer, device=device, members=rest)
+            (directory,) = directory
         if str(directory) == ZERO_SHOT:
             from mmkp.inference.zero_shot import ZeroShotPredictor  # it builds on this module
 
@@ -432,7 +452,7 @@ def _add_features(post: Post, features: ImageFeatures) -> np.ndarray | None:
 def _result(
     post: Post,
     keyphrases: list[ScoredKeyphrase],
-    encoded: Encoded,
+    encoded: Encoded | EnsembleEncoded,
     row: int,
     has_image: torch.Tensor,
 ) -> PredictionResult:
