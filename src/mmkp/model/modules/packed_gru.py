@@ -25,8 +25,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
+Weights = tuple[torch.Tensor, torch.Tensor]  # (W_hh (3H, H), b_hh (3H,)) of one direction
 
-def _cell(gates_in: torch.Tensor, hidden: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor):
+
+def _cell(
+    gates_in: torch.Tensor, hidden: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor
+) -> torch.Tensor:
     """One GRU step from the precomputed input gates (b, 3H) and the hidden state (b, H)."""
     chunked_in = gates_in.unsafe_chunk(3, 1)
     chunked_hid = F.linear(hidden, w_hh, b_hh).unsafe_chunk(3, 1)
@@ -37,13 +41,13 @@ def _cell(gates_in: torch.Tensor, hidden: torch.Tensor, w_hh: torch.Tensor, b_hh
 
 
 def _forward_direction(
-    steps: tuple[torch.Tensor, ...], batch_sizes: list[int], h0: torch.Tensor, params: list
+    steps: tuple[torch.Tensor, ...], batch_sizes: list[int], h0: torch.Tensor, params: Weights
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Left to right over the shrinking batch -> (packed outputs (N, H), final states (B, H))."""
     w_hh, b_hh = params
     outputs, finished = [], []
     hidden, last = h0, batch_sizes[0]
-    for gates_in, size in zip(steps, batch_sizes):
+    for gates_in, size in zip(steps, batch_sizes, strict=True):
         if size < last:  # rows that ended keep their last state
             finished.append(hidden.narrow(0, size, last - size))
             hidden = hidden.narrow(0, 0, size)
@@ -56,7 +60,7 @@ def _forward_direction(
 
 
 def _reverse_direction(
-    steps: tuple[torch.Tensor, ...], batch_sizes: list[int], h0: torch.Tensor, params: list
+    steps: tuple[torch.Tensor, ...], batch_sizes: list[int], h0: torch.Tensor, params: Weights
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Right to left over the growing batch -> (packed outputs (N, H), final states (B, H))."""
     w_hh, b_hh = params
@@ -94,7 +98,7 @@ def packed_bigru(rnn: nn.GRU, packed: PackedSequence) -> tuple[PackedSequence, t
         for direction, run in ((0, _forward_direction), (1, _reverse_direction)):
             suffix = f"l{layer}" + ("_reverse" if direction else "")
             w_ih, b_ih = getattr(rnn, f"weight_ih_{suffix}"), getattr(rnn, f"bias_ih_{suffix}")
-            hh = [getattr(rnn, f"weight_hh_{suffix}"), getattr(rnn, f"bias_hh_{suffix}")]
+            hh = (getattr(rnn, f"weight_hh_{suffix}"), getattr(rnn, f"bias_hh_{suffix}"))
             steps = F.linear(data, w_ih, b_ih).split(batch_sizes, 0)  # (b_t, 3H) each
             output, final = run(steps, batch_sizes, h0[2 * layer + direction], hh)
             outputs.append(output)
