@@ -25,7 +25,7 @@ def split_overlap(
     same texts, in any order).
     """
     train_ids = {post.id for post in train}
-    train_texts = {_text_key(post) for post in train}
+    train_texts = {text_key(post.text) for post in train}
     splits = {"dev": dev} if test is None else {"dev": dev, "test": test}
     warnings = []
     for name, posts in splits.items():
@@ -36,19 +36,24 @@ def split_overlap(
             )
         by_id = [post.id for post in posts if post.id in train_ids]
         by_text = [
-            post.id for post in posts if post.id not in train_ids and _text_key(post) in train_texts
+            post.id
+            for post in posts
+            if post.id not in train_ids and text_key(post.text) in train_texts
         ]
         if by_id or by_text:
             warnings.append(_warning(name, len(posts), by_id, by_text))
     return warnings
 
 
-def _text_key(post: Post) -> str:
-    return " ".join(post.text.split()).casefold()
+def text_key(text: str) -> str:
+    """What makes two texts the same post's: whitespace and case aside."""
+    return " ".join(text.split()).casefold()
 
 
 def _same_posts(a: Sequence[Post], b: Sequence[Post]) -> bool:
-    return sorted((p.id, _text_key(p)) for p in a) == sorted((p.id, _text_key(p)) for p in b)
+    return sorted((p.id, text_key(p.text)) for p in a) == sorted(
+        (p.id, text_key(p.text)) for p in b
+    )
 
 
 def _warning(name: str, total: int, by_id: list[str], by_text: list[str]) -> str:

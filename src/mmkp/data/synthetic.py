@@ -13,10 +13,13 @@ where its keyphrases are planted:
 The text of ``ocr`` / ``visual`` posts names the domain (or, for a `generic_share` of them,
 nothing at all), never the keyphrase. Those texts come from a few sentences, so the same text
 recurs across train/dev/test by design (as on social media): it carries no gold, the image
-does. `text` and `noise` texts hold their keyphrase and are drawn from far more sentences, but
-may still repeat by chance (2 of the demo's 300 dev/test posts). `ocr` and `entities` stay
-empty: the image pipeline fills them; the planted truth is kept in ``extra["planted"]`` and
-``extra["match_label"]``. docs/synthetic.md derives what a perfect and a text-only system can reach.
+does. `text` and `noise` texts hold their keyphrase and are drawn from far more sentences; a
+dev/test one that repeats a training post's text by chance gets another sentence around its
+keyphrase (`_redraw_text`, from its own random stream, so every other post is as it would be
+without the redraw): no training text reaches the splits that score a model with its gold.
+`ocr` and `entities` stay empty: the image pipeline fills them; the planted truth is kept in
+``extra["planted"]`` and ``extra["match_label"]``. docs/synthetic.md derives what a perfect
+and a text-only system can reach.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from PIL import Image
 
 from mmkp.data import synthetic_images as images
 from mmkp.data.jsonl import write_posts
+from mmkp.data.overlap import text_key
 from mmkp.data.record import Post
 from mmkp.data.synthetic_topics import (
     DOMAINS,
@@ -44,6 +48,8 @@ from mmkp.io import atomic_open, write_json_atomic
 log = logging.getLogger(__name__)
 
 KINDS = ("text", "ocr", "visual", "noise")
+TEXT_KINDS = ("text", "noise")  # kinds whose text holds their keyphrase
+MAX_REDRAWS = 100  # texts tried for a dev/test post whose text a training post has
 SPLITS = ("train", "dev", "test")
 ITM = "itm"  # the TRC-style pairs of `generate_itm`
 
@@ -144,6 +150,22 @@ def _make_post(
     return Post(id=post_id, text=text, keyphrases=gold, extra=extra), plan
 
 
+def _redraw_text(post: Post, domain: Domain, seed: int, taken: frozenset[str]) -> None:
+    """Give a `text` / `noise` post whose text a training post has another sentence around the
+    same keyphrase (its gold and image unchanged), from random streams of its own (seeded with
+    its id and the attempt): the split's stream, and with it every other post, stays as it was."""
+    keyphrase = post.extra["planted"]["text_keyphrase"]
+    for attempt in range(1, MAX_REDRAWS + 1):
+        rng = random.Random(f"mmkp-synthetic:{seed}:{post.id}:redraw:{attempt}")
+        text = keyphrase_sentence(rng, domain, keyphrase)
+        if text_key(text) not in taken:
+            post.text = text
+            log.debug("%s: redrew a text that a training post has", post.id)
+            return
+    # Only when the training posts have nearly every sentence of this keyphrase.
+    log.warning("%s: kept a training post's text (%d redraws all taken)", post.id, MAX_REDRAWS)
+
+
 def _draw(
     plan: _ImagePlan, post: Post, seed: int, size: tuple[int, int]
 ) -> tuple[Image.Image, str]:
@@ -164,9 +186,16 @@ def _draw(
 
 
 def generate_split(
-    out_dir: Path, split: str, n: int, *, seed: int, config: SyntheticConfig
+    out_dir: Path,
+    split: str,
+    n: int,
+    *,
+    seed: int,
+    config: SyntheticConfig,
+    taken: frozenset[str] = frozenset(),
 ) -> list[Post]:
-    """Posts of one split with their image files written under `out_dir/images/`."""
+    """Posts of one split with their image files written under `out_dir/images/`; a `text` or
+    `noise` post whose text is in `taken` (as `text_key`: the training texts) is redrawn."""
     rng = random.Random(f"mmkp-synthetic:{seed}:{split}")
     counts = kind_counts(n, config)
     kinds = [kind for kind in KINDS for _ in range(counts[kind])]
@@ -176,6 +205,8 @@ def generate_split(
     posts = []
     for index, (kind, domain) in enumerate(zip(kinds, domains, strict=True)):
         post, plan = _make_post(f"{split}-{index:05d}", kind, domain, rng, config)
+        if kind in TEXT_KINDS and text_key(post.text) in taken:
+            _redraw_text(post, domain, seed, taken)
         image, fmt = _draw(plan, post, seed, config.image_size)
         post.image = f"images/{post.id}.{'jpg' if fmt == 'JPEG' else 'png'}"
         with atomic_open(out_dir / post.image, "wb") as handle:
@@ -211,7 +242,8 @@ def generate(
     """Write `train.jsonl`, `dev.jsonl`, `test.jsonl` and `images/` under `out_dir`, and with
     `n_itm` a TRC-style `itm.jsonl` (`generate_itm`).
 
-    Deterministic: the same arguments give byte-identical files. Image paths in the JSONL are
+    Deterministic: the same arguments give byte-identical files. No dev/test `text` or `noise`
+    post repeats a training post's text (`_redraw_text`). Image paths in the JSONL are
     relative to it. Each split's images are written before its JSONL, so a JSONL never names a
     missing image; `meta.json` records the configuration and the kind counts.
     """
@@ -227,8 +259,11 @@ def generate(
             raise ValueError(f"n_{split} must be >= 0, got {n}")
     out = Path(out_dir)
     counts: dict[str, dict[str, int]] = {}
+    train_texts: frozenset[str] = frozenset()  # train comes first: dev and test avoid its texts
     for split, n in sizes.items():
-        posts = generate_split(out, split, n, seed=seed, config=config)
+        posts = generate_split(out, split, n, seed=seed, config=config, taken=train_texts)
+        if split == "train":
+            train_texts = frozenset(text_key(post.text) for post in posts)
         write_posts(out / f"{split}.jsonl", posts)
         counts[split] = kind_counts(n, config)
         log.debug("wrote %d %s posts to %s", n, split, out / f"{split}.jsonl")

@@ -29,8 +29,9 @@ from importlib import resources
 from pathlib import Path
 
 from mmkp.data.jsonl import read_posts, write_posts
+from mmkp.data.overlap import text_key
 from mmkp.data.record import Post
-from mmkp.data.synthetic import ITM, KINDS, SPLITS, generate
+from mmkp.data.synthetic import ITM, KINDS, SPLITS, TEXT_KINDS, generate
 from mmkp.evaluation.prediction_files import Prediction, read_predictions, write_predictions
 from mmkp.experiments.kinds import ALL, KindScores, score_by_kind
 from mmkp.features.prepare import PrepareConfig, prepare
@@ -42,7 +43,6 @@ from mmkp.training.recipe import EpochCallback
 
 BASELINES = ("frequency", "knn")
 EPOCH_KEYS = ("train_loss", "dev_loss", "dev_F1@1")  # what an epoch's short line shows
-IMAGE_KINDS = ("ocr", "visual")  # kinds whose keyphrase is only in the image
 TABLE_METRICS = ("F1@1", "F1@3", "F1@5", "MAP@5")
 
 
@@ -103,16 +103,17 @@ def generate_step(state: DemoState) -> str | None:
 
 
 def repeated_texts_note(state: DemoState) -> str | None:
-    """Say how many dev/test posts repeat a training post's text, and why most of that is
-    intended: the generator writes the text of `ocr` and `visual` posts from a few sentences
-    naming only the domain (or nothing), so such texts recur across splits while each post's
-    keyphrase is in its own image (`mmkp.data.synthetic`). A repeated text of another kind
-    carries its keyphrase into dev/test, and is named."""
-    train = {_text_key(post) for post in state.train}
-    repeated = [p for p in (*state.dev, *state.test) if _text_key(p) in train]
+    """Say how many dev/test posts repeat a training post's text, and why that is intended:
+    the generator writes the text of `ocr` and `visual` posts from a few sentences naming only
+    the domain (or nothing), so such texts recur across splits while each post's keyphrase is
+    in its own image (`mmkp.data.synthetic`). A repeated text of a kind whose text holds its
+    keyphrase (`TEXT_KINDS`) would carry it into dev/test; the generator redraws those, and
+    the note names any that remain."""
+    train = {text_key(post.text) for post in state.train}
+    repeated = [p for p in (*state.dev, *state.test) if text_key(p.text) in train]
     if not repeated:
         return None
-    leaks = [p.id for p in repeated if p.extra["planted"]["kind"] not in IMAGE_KINDS]
+    leaks = [p.id for p in repeated if p.extra["planted"]["kind"] in TEXT_KINDS]
     note = (
         f"{len(repeated) - len(leaks)} of {len(state.dev) + len(state.test)} dev/test posts "
         "repeat a training post's text, as intended (ocr and visual posts name only their "
@@ -121,10 +122,6 @@ def repeated_texts_note(state: DemoState) -> str | None:
     if leaks:
         note += f"; not intended: {', '.join(leaks)} (a training post's text and keyphrase)"
     return note
-
-
-def _text_key(post: Post) -> str:
-    return " ".join(post.text.split()).casefold()
 
 
 def prepare_step(state: DemoState) -> str | None:

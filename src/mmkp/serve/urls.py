@@ -7,7 +7,7 @@ refused unless `allow_private_urls`, and the connection goes to the address that
 (no second lookup a DNS rebinding could change). Redirects are not followed (a redirect could
 point anywhere, so no hop is ever fetched unchecked). The download is capped at
 `max_image_bytes` and ends at `url_timeout` seconds after it began, however slowly the server
-sends; downloads run on their own `max_url_fetches` threads (`Downloads`), so slow servers
+sends (a TLS handshake included); downloads run on their own `max_url_fetches` threads (`Downloads`), so slow servers
 cannot take the threads that decode images.
 """
 
@@ -138,24 +138,46 @@ def _checked_address(host: str, port: int, settings: ServeSettings) -> str:
 
 class _Pinned:
     """A connection to an already resolved address, open until `deadline` at the latest:
-    `cut` (from a timer) shuts its socket down, and one made after that is refused."""
+    `cut` (from a timer) shuts its socket down, and one made after that is shut at once."""
 
     _address: str
     _deadline: float
-    _opened: socket.socket | None = None  # kept: http.client drops `sock` once a response
-    port: int  # that ends with the connection owns it
+    _lock: threading.Lock  # `cut` runs on the timer's thread
+    # Kept here: http.client drops `sock` once a response that ends the connection owns it.
+    _opened: socket.socket | None = None
+    _was_cut = False
+    port: int
+
+    def _pin(self, address: str, deadline: float) -> None:
+        self._address, self._deadline, self._lock = address, deadline, threading.Lock()
 
     def _socket(self) -> socket.socket:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("deadline passed before connecting")
-        self._opened = socket.create_connection((self._address, self.port), remaining)
-        return self._opened
+        return self._hold(socket.create_connection((self._address, self.port), remaining))
+
+    def _hold(self, sock: socket.socket) -> socket.socket:
+        """Makes `sock` the one `cut` shuts down (at once if the cut came first)."""
+        with self._lock:
+            self._opened, cut = sock, self._was_cut
+        if cut:
+            _shut(sock)
+        return sock
 
     def cut(self) -> None:
-        if self._opened is not None:
-            with contextlib.suppress(OSError):  # already closed
-                self._opened.shutdown(socket.SHUT_RDWR)
+        with self._lock:
+            self._was_cut, sock = True, self._opened
+        if sock is not None:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    """Shuts the socket's file descriptor down, which ends a read blocked on it (a TLS one
+    included: the plain socket's method, not SSLSocket's, which would also drop its TLS
+    state under a read still running on another thread)."""
+    with contextlib.suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _PinnedHTTP(_Pinned, http.client.HTTPConnection):
@@ -163,28 +185,38 @@ class _PinnedHTTP(_Pinned, http.client.HTTPConnection):
 
     def __init__(self, host: str, address: str, port: int, deadline: float):
         http.client.HTTPConnection.__init__(self, host, port, timeout=deadline - time.monotonic())
-        self._address, self._deadline = address, deadline
+        self._pin(address, deadline)
 
     def connect(self) -> None:
         self.sock = self._socket()
 
 
 class _PinnedHTTPS(_Pinned, http.client.HTTPSConnection):
-    """HTTPS to an already resolved address; the certificate is checked for the URL's host."""
+    """HTTPS to an already resolved address; the certificate is checked for the URL's host
+    against the system's CAs (`tls_context`)."""
 
     def __init__(self, host: str, address: str, port: int, deadline: float):
         http.client.HTTPSConnection.__init__(
-            self,
-            host,
-            port,
-            timeout=deadline - time.monotonic(),
-            context=ssl.create_default_context(),
+            self, host, port, timeout=deadline - time.monotonic(), context=tls_context()
         )
-        self._address, self._deadline = address, deadline
+        self._pin(address, deadline)
 
     def connect(self) -> None:
         context = self._context  # type: ignore[attr-defined]
-        self.sock = context.wrap_socket(self._socket(), server_hostname=self.host)
+        tls = context.wrap_socket(
+            self._socket(), server_hostname=self.host, do_handshake_on_connect=False
+        )
+        # Wrapping took the plain socket's file descriptor over (that socket is detached): the
+        # cut must shut the TLS one, and the handshake runs after, so the cut ends it too.
+        self.sock = self._hold(tls)
+        tls.do_handshake()
+
+
+def tls_context() -> ssl.SSLContext:
+    """Certificates and host names verified against the system's CAs: OpenSSL's default
+    verify paths, which the standard SSL_CERT_FILE / SSL_CERT_DIR variables override (how an
+    operator trusts a private CA, and how the tests trust their throwaway certificate)."""
+    return ssl.create_default_context()
 
 
 def _connection(
