@@ -18,6 +18,7 @@ import torch
 
 from mmkp.decoding.protocol import DecoderState, StepModel
 from mmkp.decoding.strategy import NEG_INF, Collector, DecodeStrategy, Hypothesis, extend
+from mmkp.model.modules.support import SupportLogProbs
 
 
 class BeamSearch(DecodeStrategy):
@@ -72,15 +73,15 @@ class BeamSearch(DecodeStrategy):
 
         for step in range(self.max_len):
             log_probs, attention, state = model.step(tokens, state)  # (b*K, V), (b*K, L)
-            b, vocab = scores.size(0), log_probs.size(1)
-            # summed in place: the strategy owns the step's output (a fresh (b*K, V) buffer
-            # costs page faults)
-            candidates = self.mask(log_probs.float().add_(scores.view(-1, 1)), step)  # (b*K, V)
-            candidates = self.mask_repeats(candidates, history)
-            scores, flat = candidates.view(b, k * vocab).topk(k, dim=1)  # (b, K)
-            origin = torch.arange(b, device=device)[:, None] * k + flat // vocab  # (b, K)
+            b = scores.size(0)
+            candidates, support = self.candidates(log_probs, scores.view(-1), step, history)
+            width = candidates.size(1)  # V, or S on the support
+            scores, flat = candidates.view(b, k * width).topk(k, dim=1)  # (b, K)
+            origin = torch.arange(b, device=device)[:, None] * k + flat // width  # (b, K)
             rows = origin.view(-1)  # (b*K,) the row each new hypothesis extends
-            tokens = (flat % vocab).view(-1)
+            tokens = (flat % width).view(-1)
+            if support is not None:  # columns of the support -> extended ids
+                tokens = support.tokens(rows, tokens)
             history = extend(history, tokens, rows)
             attention_history = extend(attention_history, attention[rows].float(), rows)
             examples = active.repeat_interleave(k)  # (b*K,)
@@ -117,3 +118,53 @@ class BeamSearch(DecodeStrategy):
             attention_history = attention_history[keep_rows]
             scores, active = scores[keep], active[keep]
         return collector.ranked()
+
+    def candidates(
+        self,
+        log_probs: torch.Tensor | SupportLogProbs,
+        scores: torch.Tensor,
+        step: int,
+        history: torch.Tensor,
+    ) -> tuple[torch.Tensor, SupportLogProbs | None]:
+        """A step's log-probs plus each row's summed score, scores (N,), blocked and repeated
+        ids at -inf: (N, S) on the step's support with that support when the K best there
+        are the K best of the full width (`selects_exactly`), else (N, V) and None. Summed in
+        place: the strategy owns the step's output (a fresh buffer costs page faults)."""
+        if isinstance(log_probs, SupportLogProbs):
+            current = self.repeats(history)
+            blocked = self.blocked(step).to(scores.device)
+            reserved = blocked.numel() + (0 if current is None else history.size(1))
+            if not selects_exactly(log_probs, self.beam_size, reserved):
+                log_probs = log_probs.dense()
+            else:
+                summed = log_probs.values.float().add_(scores.view(-1, 1))  # (N, S)
+                ids = [blocked.expand(summed.size(0), -1)]
+                if current is not None:
+                    ids.append(history.masked_fill(~current, -1))  # -1: held by no support
+                columns = log_probs.columns(torch.cat(ids, 1))  # (N, n), -1 where not held
+                rows, at = (columns >= 0).nonzero(as_tuple=True)
+                summed[rows, columns[rows, at]] = NEG_INF
+                return summed, log_probs
+        summed = self.mask(log_probs.float().add_(scores.view(-1, 1)), step)  # (N, V)
+        return self.mask_repeats(summed, history), None
+
+
+def selects_exactly(log_probs: SupportLogProbs, beam: int, reserved: int) -> bool:
+    """Whether the `beam` best of each example's K rows over the support are the K best over
+    the full width, in the same order (values and extended ids), when at most `reserved`
+    ids of a row are set to -inf.
+
+    CPU `topk` (K << its width) keeps a heap of the K best seen, scanning in order, and lets
+    an entry in only when it beats the heap's worst strictly; the heap's shape depends only
+    on the values let in. An id off the support has value floor + score of its row, which no
+    support entry of a live row at or before it falls below, and live rows come in
+    descending score. So when each support row holds at least K + `reserved` ids 0, 1, ...
+    before its first gap, the heap holds K such entries before any off-support id is met:
+    no off-support id ever gets in, and scanning without them lets in the very same values
+    in the same order. The support's columns ascend like the full width's, its pad columns
+    (value floor) come last, and both widths take the heap path (width >= 64)."""
+    ids = log_probs.ids  # (R, S)
+    if ids.size(1) < 64:
+        return False
+    prefix = (ids == torch.arange(ids.size(1), device=ids.device)).sum(1)  # (R,)
+    return bool((prefix >= beam + reserved).all())

@@ -10,6 +10,7 @@ import torch
 
 from mmkp.decoding.protocol import DecoderState, StepModel
 from mmkp.decoding.strategy import Collector, DecodeStrategy, Hypothesis, extend
+from mmkp.model.modules.support import dense
 
 
 class GreedySearch(DecodeStrategy):
@@ -29,7 +30,7 @@ class GreedySearch(DecodeStrategy):
 
         for step in range(self.max_len):
             log_probs, attention, state = model.step(tokens, state)  # (b, V), (b, L)
-            masked = self.mask_repeats(self.mask(log_probs.float(), step), history)
+            masked = self.mask_repeats(self.mask(dense(log_probs).float(), step), history)
             best, tokens = masked.max(dim=1)  # (b,)
             totals = totals + best
             history = extend(history, tokens)

@@ -1,7 +1,7 @@
 """What a search strategy needs from a model: one decoding step over reorderable state.
 
 The strategy never sees modules or batches, only log-probabilities over the extended
-vocabulary, so it can be tested with hand-built probability tables.
+vocabulary (whole, or on their support: `mmkp.model.modules.support`), so it can be tested with hand-built probability tables.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import torch
 
 from mmkp.data.batch import Batch
+from mmkp.model.modules.support import SupportLogProbs
 
 
 class DecoderState(Protocol):
@@ -23,10 +24,10 @@ class DecoderState(Protocol):
 class StepModel(Protocol):
     def step(
         self, tokens: torch.Tensor, state: DecoderState
-    ) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
-        """tokens (N,) extended ids of the previous step -> (log_probs (N, V_ext),
-        source attention (N, L), next state). The model maps extended OOV ids back to <unk>
-        for its embedding lookup."""
+    ) -> tuple[torch.Tensor | SupportLogProbs, torch.Tensor, DecoderState]:
+        """tokens (N,) extended ids of the previous step -> (log_probs (N, V_ext), or held
+        on their support (`SupportLogProbs`), source attention (N, L), next state). The
+        model maps extended OOV ids back to <unk> for its embedding lookup."""
         ...
 
 

@@ -1,7 +1,7 @@
 """What every search strategy shares: hypotheses, token masking, and collecting results.
 
-A strategy sees a `StepModel` only through `step` (log-probabilities (N, V_ext) and source
-attention (N, L)) and its state only through `reorder`, so it can be driven by hand-built
+A strategy sees a `StepModel` only through `step` (log-probabilities (N, V_ext), possibly held
+on their support as a `SupportLogProbs`, and source attention (N, L)) and its state only through `reorder`, so it can be driven by hand-built
 probability tables in tests.
 
 One2one keyphrase generation: every hypothesis is one keyphrase, and the ranked finished
@@ -86,27 +86,39 @@ class DecodeStrategy(ABC):
     def mask(self, log_probs: torch.Tensor, step: int) -> torch.Tensor:
         """log_probs (N, V) with blocked ids, and <eos> at the first step, set to -inf, in
         place (a tensor the strategy owns: a step's output, or scores summed onto it)."""
-        blocked = self.blocked_ids
-        if step == 0:
-            blocked = torch.cat([blocked, torch.tensor([self.eos_id])])
+        blocked = self.blocked(step)
         if blocked.numel() == 0:
             return log_probs
         return log_probs.index_fill_(1, blocked.to(log_probs.device), NEG_INF)
 
+    def blocked(self, step: int) -> torch.Tensor:
+        """The ids no row may take at `step`: `blocked_ids`, and <eos> at the first step."""
+        if step == 0:
+            return torch.cat([self.blocked_ids, torch.tensor([self.eos_id])])
+        return self.blocked_ids
+
     def mask_repeats(self, log_probs: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         """log_probs (N, V) with, per row, the ids of its current keyphrase in history (N, t)
         set to -inf, in place; unchanged unless `block_repeats`."""
-        if not self.block_repeats or history.size(1) == 0:
+        current = self.repeats(history)
+        if current is None:
             return log_probs
-        current = ~torch.isin(history, self.repeatable_ids.to(history.device))
-        if self.separator is not None:  # only the tokens after the row's last separator
-            is_separator = (history == self.separator).long()
-            current &= is_separator.flip(1).cumsum(1).flip(1) == 0
         # ids not to block go to a spare column V, so one scatter marks the rest
         vocab = log_probs.size(1)
         ids = history.masked_fill(~current, vocab)
         seen = torch.zeros(ids.size(0), vocab + 1, dtype=torch.bool, device=ids.device)
         return log_probs.masked_fill_(seen.scatter_(1, ids, True)[:, :vocab], NEG_INF)
+
+    def repeats(self, history: torch.Tensor) -> torch.Tensor | None:
+        """(N, t) True at the history (N, t) entries a row may not take again (its current
+        keyphrase's ids, not `repeatable_ids`); None unless `block_repeats` and t > 0."""
+        if not self.block_repeats or history.size(1) == 0:
+            return None
+        current = ~torch.isin(history, self.repeatable_ids.to(history.device))
+        if self.separator is not None:  # only the tokens after the row's last separator
+            is_separator = (history == self.separator).long()
+            current &= is_separator.flip(1).cumsum(1).flip(1) == 0
+        return current
 
     def start_tokens(self, rows: int, device: torch.device | str) -> torch.Tensor:
         return torch.full((rows,), self.bos_id, dtype=torch.long, device=device)

@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from mmkp.data.vocab import PAD_ID
+from mmkp.model.modules.support import Support, SupportLogProbs, support
 
 EPS = 1e-12  # floor before the log: words no part of the mixture can produce get log(EPS)
 
@@ -146,17 +147,19 @@ class CopyGenerator(nn.Module):
         ext_size: int,
         labels: LabelCopy | None,
         targets: torch.Tensor | None = None,
+        support: Support | None = None,
     ) -> torch.Tensor:
         """x_j (B, T, F), alpha (B, T, L), src_ext_ids (B, L), V_ext, p_k -> log P (B, T, V_ext);
-        with `targets` (B, T) extended ids, log P at those ids only: (B, T, 1)."""
+        with `targets` (B, T) extended ids, log P at those ids only: (B, T, 1); with `support`
+        (this batch's `self.support(...)`, inference only), log P at its ids: (B, T, S)."""
         batch, steps, _ = features.shape
         hidden = features if self.hidden is None else torch.tanh(self.hidden(features))
         vocab = torch.softmax(self.out(self.dropout(hidden)), -1)  # p_p (eq. 10)
         switch = torch.sigmoid(self.switch(features))  # (B, T, 1) lambda
         source_share = 1.0 - switch  # (B, T, 1)
-        ids: list[torch.Tensor] = []  # the copied ids and their shares, labels first
-        shares: list[torch.Tensor] = []
-        if labels is not None and (self.copy_switch is not None or self.copy_lambda is not None):
+        shares: list[torch.Tensor] = []  # the copied ids' shares, labels first
+        if self._copies_labels(labels):
+            assert labels is not None
             copy_source = (  # (B, T, 1) lambda_c
                 torch.sigmoid(self.copy_switch(features))
                 if self.copy_switch is not None
@@ -166,25 +169,58 @@ class CopyGenerator(nn.Module):
             has_labels = (labels.weights.sum(-1) > 0).to(features.dtype)[:, None, None]
             label_share = source_share * (1.0 - copy_source) * has_labels
             source_share = source_share * torch.where(has_labels > 0, copy_source, 1.0)
-            label_ids = labels.ids.unsqueeze(1).expand(-1, steps, -1)  # (B, T, W)
-            ids.append(label_ids)
             shares.append(label_share * labels.weights.unsqueeze(1))
-        ids.append(src_ext_ids.unsqueeze(1).expand(-1, steps, -1))  # (B, T, L)
         shares.append(source_share * attention)
         # One scatter for both copy sources: per target word the additions run in the same
         # order as two scatters (labels first, then X_T), so the sums are the same.
-        copy_ids = torch.cat(ids, 2)  # (B, T, W + L)
+        copy_shares = torch.cat(shares, 2)  # (B, T, W + L)
+        copy_ids = self._copy_ids(src_ext_ids, labels)  # (B, W + L)
         if targets is not None:
-            return self._at_targets(switch, vocab, copy_ids, torch.cat(shares, 2), targets)
-        probs = features.new_zeros(batch, steps, ext_size)
-        if self.output_ids is None:
-            probs[..., : self.vocab_size] = switch * vocab  # lambda p_p
-        else:
-            probs[..., self.output_ids] = switch * vocab
-        probs = probs.scatter_add_(2, copy_ids, torch.cat(shares, 2))
+            copy_ids = copy_ids.unsqueeze(1).expand(-1, steps, -1)
+            return self._at_targets(switch, vocab, copy_ids, copy_shares, targets)
         if torch.is_grad_enabled():
-            return probs.clamp_min(EPS).log()
-        return self._support_log(probs, copy_ids)
+            probs = features.new_zeros(batch, steps, ext_size)
+            if self.output_ids is None:
+                probs[..., : self.vocab_size] = switch * vocab  # lambda p_p
+            else:
+                probs[..., self.output_ids] = switch * vocab
+            copy_ids = copy_ids.unsqueeze(1).expand(-1, steps, -1)
+            return probs.scatter_add_(2, copy_ids, copy_shares).clamp_min(EPS).log()
+        # Inference: log P only where it can be non-zero (module `support`): the extended
+        # vocabulary is ~3.5x the support, and the log is the costliest pass over it.
+        # Autograd would send a repeated copied word's gradient once per repeat.
+        own = support if support is not None else self.support(src_ext_ids, labels, ext_size)
+        values = features.new_zeros(batch, steps, own.ids.size(1))
+        covered = vocab.size(-1)
+        slots = own.slots.unsqueeze(1).expand(-1, steps, -1)  # (B, T, O + W + L)
+        values.scatter_(2, slots[..., :covered], switch * vocab)  # lambda p_p
+        values = values.scatter_add_(2, slots[..., covered:], copy_shares).clamp_min_(EPS).log_()
+        if support is not None:
+            return values
+        rows = SupportLogProbs(values.view(batch * steps, -1), own.ids, ext_size, LOG_EPS)
+        return rows.dense().view(batch, steps, ext_size)
+
+    def support(
+        self, src_ext_ids: torch.Tensor, labels: LabelCopy | None, ext_size: int
+    ) -> Support:
+        """Where P can be non-zero for each row of src_ext_ids (B, L) and `labels`: the ids
+        p_p covers and the row's copied ids (computed once per batch when decoding)."""
+        covered = self.output_ids
+        if covered is None:
+            covered = torch.arange(self.vocab_size, device=src_ext_ids.device)
+        return support(covered, self._copy_ids(src_ext_ids, labels), ext_size)
+
+    def _copies_labels(self, labels: LabelCopy | None) -> bool:
+        return labels is not None and (
+            self.copy_switch is not None or self.copy_lambda is not None
+        )
+
+    def _copy_ids(self, src_ext_ids: torch.Tensor, labels: LabelCopy | None) -> torch.Tensor:
+        """(B, W + L) the copied ids in the scatter's order: label words first, then X_T."""
+        if self._copies_labels(labels):
+            assert labels is not None
+            return torch.cat([labels.ids, src_ext_ids], 1)
+        return src_ext_ids
 
     def _at_targets(
         self,
@@ -212,27 +248,10 @@ class CopyGenerator(nn.Module):
         probs = buffer.scatter_add(2, other, shares)[..., :1]  # (B, T, 1)
         return probs.clamp_min(EPS).log()
 
-    def _support_log(self, probs: torch.Tensor, copy_ids: torch.Tensor) -> torch.Tensor:
-        """log(max(P, EPS)) computed only where P can be non-zero (the words of p_p and the
-        copied ids; every other entry is log(EPS)): the extended vocabulary is ~4x the
-        output layer, and the log is the costliest pass over it. Inference only: autograd
-        would send a repeated copied word's gradient once per repeat through the scatter."""
-        copied = probs.gather(2, copy_ids).clamp_min_(EPS).log_()
-        if self.output_ids is None:
-            covered = probs[..., : self.vocab_size].clamp_min(EPS).log_()
-        else:
-            covered = probs.index_select(2, self.output_ids).clamp_min_(EPS).log_()
-        log_probs = probs.fill_(_LOG_EPS)  # reused: a fresh (N, V_ext) buffer costs page faults
-        if self.output_ids is None:
-            log_probs[..., : self.vocab_size] = covered
-        else:
-            log_probs.index_copy_(2, self.output_ids, covered)
-        return log_probs.scatter_(2, copy_ids, copied)
-
 
 # log(EPS) as the vectorised log of the full pass computes it (a one-element log may take
 # the scalar path, which can differ in the last bit)
-_LOG_EPS = float(torch.full((64,), EPS).log()[0])
+LOG_EPS = float(torch.full((64,), EPS).log()[0])
 
 
 def generation_loss(

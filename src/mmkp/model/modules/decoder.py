@@ -32,6 +32,8 @@ SOURCE_FIELDS = (
     "copy_ids",
     "copy_weights",
     "src_bias",
+    "support_ids",
+    "support_slots",
 )
 
 
@@ -60,6 +62,10 @@ class DecoderState:
     extra: torch.Tensor | None = None  # (N, e) added to every decoder input (One2Set's c_n)
     # (P, L) added to the attention scores e_ji (MM-MKP's image-text gate, log g); None: none
     src_bias: torch.Tensor | None = None
+    # (P, S) and (P, O + C): where each source's P can be non-zero (`CopyGenerator.support`),
+    # set for inference so every step scores only there; None: steps score all of V_ext
+    support_ids: torch.Tensor | None = None
+    support_slots: torch.Tensor | None = None
     beam: int = 1  # rows per source
     tied: bool = False  # hidden and extra hold one row per source (all beams alike)
 

@@ -14,8 +14,9 @@ import torch
 
 from mmkp.data.batch import Batch
 from mmkp.data.vocab import UNK_ID
-from mmkp.model.modules.copy_generator import LabelCopy
+from mmkp.model.modules.copy_generator import LOG_EPS, LabelCopy
 from mmkp.model.modules.decoder import DecoderState
+from mmkp.model.modules.support import Support, SupportLogProbs
 
 
 class PointerDecoding:
@@ -32,7 +33,12 @@ class PointerDecoding:
         self, batch: Batch, encoded: Any, labels: LabelCopy | None = None
     ) -> DecoderState:
         """s_0 = the encoder's final state, the source memory, H_f when the model fuses one,
-        and the copy sources: X_T and (`labels`) the classifier's top-k label words."""
+        and the copy sources: X_T and (`labels`) the classifier's top-k label words; without
+        autograd (inference) also where each source's P can be non-zero, for `step`."""
+        ext_size = self.vocab_size + batch.max_oov
+        support = None
+        if not torch.is_grad_enabled():
+            support = self.generator.support(batch.src_ext_ids, labels, ext_size)
         return DecoderState(
             hidden=encoded.final,
             memory=encoded.memory,
@@ -42,25 +48,35 @@ class PointerDecoding:
             fused=encoded.fused,
             copy_ids=None if labels is None else labels.ids,
             copy_weights=None if labels is None else labels.weights,
-            ext_size=self.vocab_size + batch.max_oov,
+            ext_size=ext_size,
+            support_ids=None if support is None else support.ids,
+            support_slots=None if support is None else support.slots,
         )
 
     def step(
         self, tokens: torch.Tensor, state: DecoderState
-    ) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
-        """tokens (N,) extended ids -> log P (N, V_ext), alpha (N, L), next state. A tied
-        state (all beams of a source alike, `DecoderState.expand`) decodes each source once."""
+    ) -> tuple[torch.Tensor | SupportLogProbs, torch.Tensor, DecoderState]:
+        """tokens (N,) extended ids -> log P (N, V_ext) (held on the sources' support when the
+        state has one), alpha (N, L), next state. A tied state (all beams of a source alike,
+        `DecoderState.expand`) decodes each source once."""
+        support = None
+        if state.support_ids is not None and state.support_slots is not None:
+            support = Support(ids=state.support_ids, slots=state.support_slots)
         if state.tied:
             one = replace(state, beam=1, tied=False)
-            log_probs, attention, hidden = self._decode(tokens[:: state.beam, None], one)
-            beams = state.beam
-            return (
-                log_probs[:, 0].repeat_interleave(beams, 0),
-                attention[:, 0].repeat_interleave(beams, 0),
-                replace(state, hidden=hidden),
+            log_probs, attention, hidden = self._decode(
+                tokens[:: state.beam, None], one, support=support
             )
-        log_probs, attention, hidden = self._decode(tokens.unsqueeze(1), state)
-        return log_probs[:, 0], attention[:, 0], replace(state, hidden=hidden)
+            beams = state.beam
+            log_probs = log_probs[:, 0].repeat_interleave(beams, 0)
+            attention = attention[:, 0].repeat_interleave(beams, 0)
+        else:
+            log_probs, attention, hidden = self._decode(tokens.unsqueeze(1), state, support=support)
+            log_probs, attention = log_probs[:, 0], attention[:, 0]
+        next_state = replace(state, hidden=hidden)
+        if support is None:
+            return log_probs, attention, next_state
+        return SupportLogProbs(log_probs, support.ids, state.ext_size, LOG_EPS), attention, next_state
 
     def teacher_forced(
         self, batch: Batch, encoded: Any, *, at_targets: bool = False
@@ -73,10 +89,14 @@ class PointerDecoding:
         return log_probs
 
     def _decode(
-        self, tokens: torch.Tensor, state: DecoderState, targets: torch.Tensor | None = None
+        self,
+        tokens: torch.Tensor,
+        state: DecoderState,
+        targets: torch.Tensor | None = None,
+        support: Support | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """tokens (N, T) -> log P (N, T, V_ext) (at `targets` (N, T) only: (N, T, 1)),
-        alpha (N, T, L), last hidden (N, d)."""
+        """tokens (N, T) -> log P (N, T, V_ext) (at `targets` (N, T) only: (N, T, 1); at the
+        `support`'s ids only: (N, T, S)), alpha (N, T, L), last hidden (N, d)."""
         rows, steps = tokens.shape
         in_vocab = tokens.masked_fill(tokens >= self.vocab_size, UNK_ID)  # copied OOV -> <unk>
         inputs = self.input_dropout(self.text_encoder.embedding(in_vocab))  # (N, T, e)
@@ -93,6 +113,12 @@ class PointerDecoding:
         if state.copy_ids is not None and state.copy_weights is not None:
             labels = LabelCopy(ids=state.copy_ids, weights=state.copy_weights)
         log_probs = self.generator(
-            features, per_source(out.attention), state.src_ext_ids, state.ext_size, labels, targets
+            features,
+            per_source(out.attention),
+            state.src_ext_ids,
+            state.ext_size,
+            labels,
+            targets,
+            support,
         )
         return log_probs.view(rows, steps, -1), out.attention, out.hidden
