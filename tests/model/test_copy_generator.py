@@ -7,6 +7,7 @@ import math
 import torch
 
 from mmkp.model.modules.copy_generator import (
+    LOG_EPS,
     CopyGenerator,
     LabelCopy,
     combine,
@@ -15,6 +16,7 @@ from mmkp.model.modules.copy_generator import (
     target_loss,
     voted_copy,
 )
+from mmkp.model.modules.support import SupportLogProbs
 
 
 def test_label_copy_splits_keyphrase_mass_over_words():
@@ -199,3 +201,27 @@ def test_log_probs_at_targets_are_the_full_mixtures_bit_for_bit():
         assert found.shape == (2, 4, 1) and torch.equal(found, expected)
         target_loss(found, torch.ones(2, 4, dtype=torch.bool)).backward()
         assert all(torch.equal(a, b) for a, b in zip(_grads(generator), full_grads, strict=True))
+
+
+def test_inference_log_probs_are_trainings_bit_for_bit_on_the_support_or_not():
+    """Without autograd log P is computed on the support only (`support`): the dense result
+    is training's full mixture bit for bit, and the support form holds the same values."""
+    torch.manual_seed(4)
+    for output_ids in (None, torch.tensor([0, 2, 3, 7, 9])):
+        generator = CopyGenerator(6, 4, 10, 0.0, classifier_copy=True, output_ids=output_ids)
+        features = torch.randn(2, 3, 6)
+        attention = torch.softmax(torch.randn(2, 3, 5), -1)
+        src_ext_ids = torch.tensor([[5, 10, 5, 3, 11], [12, 6, 6, 0, 4]])
+        labels = LabelCopy(
+            ids=torch.tensor([[3, 4, 5], [9, 0, 6]]),
+            weights=torch.tensor([[0.5, 0.25, 0.25], [0.7, 0.0, 0.3]]),
+        )
+        full = generator(features, attention, src_ext_ids, 13, labels).detach()
+        with torch.no_grad():
+            assert torch.equal(generator(features, attention, src_ext_ids, 13, labels), full)
+            support = generator.support(src_ext_ids, labels, 13)
+            values = generator(features, attention, src_ext_ids, 13, labels, support=support)
+        rows = SupportLogProbs(values.view(6, -1), support.ids, 13, LOG_EPS)
+        assert torch.equal(rows.dense().view(2, 3, 13), full)
+        off = torch.ones(2, 14, dtype=torch.bool).scatter_(1, support.ids, False)[:, :13]
+        assert (full[off.unsqueeze(1).expand(-1, 3, -1)] == LOG_EPS).all()
