@@ -28,6 +28,7 @@ from mmkp.model.modules.copy_generator import CopyGenerator, LabelCopy, generati
 from mmkp.model.modules.decoder import Decoder, DecoderState
 from mmkp.model.modules.embeddings import PretrainedEmbeddings, init_word_embeddings
 from mmkp.model.modules.pointer_decoding import PointerDecoding
+from mmkp.model.modules.support import Support
 from mmkp.model.modules.text_encoder import TextEncoder
 from mmkp.model.outputs import Encoded, Losses
 from mmkp.model.protocol import INPUT_TEXT
@@ -52,10 +53,18 @@ class VocabularyGenerator(nn.Module):
         ext_size: int,
         labels: LabelCopy | None,
         targets: torch.Tensor | None = None,
+        support: Support | None = None,
     ) -> torch.Tensor:
-        """x_j (B, T, F) -> log P (B, T, V); at `targets` (B, T) only: (B, T, 1)."""
+        """x_j (B, T, F) -> log P (B, T, V); at `targets` (B, T) only: (B, T, 1). `support`
+        is always None (`support`)."""
         log_probs = torch.log_softmax(self.out(self.dropout(features)), dim=-1)
         return log_probs if targets is None else log_probs.gather(2, targets.unsqueeze(-1))
+
+    def support(
+        self, src_ext_ids: torch.Tensor, labels: LabelCopy | None, ext_size: int
+    ) -> Support | None:
+        """None: every one of the |V| columns can be non-zero, so steps score them all."""
+        return None
 
 
 class Seq2Seq(PointerDecoding, nn.Module):
