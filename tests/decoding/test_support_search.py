@@ -48,7 +48,7 @@ def _same_hypotheses(support: list[int], **kwargs) -> None:
         assert [(h.tokens, h.score, h.log_prob, h.finished) for h in ours] == [
             (h.tokens, h.score, h.log_prob, h.finished) for h in theirs
         ]
-        assert all(torch.equal(a.attention, b.attention) for a, b in zip(ours, theirs))
+        assert all(torch.equal(a.attention, b.attention) for a, b in zip(ours, theirs, strict=True))
 
 
 def test_a_support_with_a_long_prefix_is_searched_on_the_support_exactly():

@@ -1,7 +1,8 @@
 """What a search strategy needs from a model: one decoding step over reorderable state.
 
 The strategy never sees modules or batches, only log-probabilities over the extended
-vocabulary (whole, or on their support: `mmkp.model.modules.support`), so it can be tested with hand-built probability tables.
+vocabulary (whole, or on their support: `mmkp.model.modules.support`), so it can be tested
+with hand-built probability tables.
 """
 
 from __future__ import annotations

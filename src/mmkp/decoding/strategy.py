@@ -1,8 +1,8 @@
 """What every search strategy shares: hypotheses, token masking, and collecting results.
 
 A strategy sees a `StepModel` only through `step` (log-probabilities (N, V_ext), possibly held
-on their support as a `SupportLogProbs`, and source attention (N, L)) and its state only through `reorder`, so it can be driven by hand-built
-probability tables in tests.
+on their support as a `SupportLogProbs`, and source attention (N, L)) and its state only
+through `reorder`, so it can be driven by hand-built probability tables in tests.
 
 One2one keyphrase generation: every hypothesis is one keyphrase, and the ranked finished
 hypotheses of a post are its keyphrase list. Rules shared by all strategies:

@@ -10,8 +10,8 @@ from mmkp.config_loader import ConfigError
 from mmkp.data.vocab import BOS_ID, UNK_ID
 from mmkp.inference.checkpoint import load_checkpoint
 from mmkp.model.modules.copy_generator import CopyGenerator, generation_loss
-from mmkp.model.seq2seq.config import Seq2SeqConfig
 from mmkp.model.modules.support import dense
+from mmkp.model.seq2seq.config import Seq2SeqConfig
 from mmkp.model.seq2seq.model import Seq2Seq, VocabularyGenerator, build
 from mmkp.training.config import load_config
 

@@ -211,9 +211,7 @@ class CopyGenerator(nn.Module):
         return support(covered, self._copy_ids(src_ext_ids, labels), ext_size)
 
     def _copies_labels(self, labels: LabelCopy | None) -> bool:
-        return labels is not None and (
-            self.copy_switch is not None or self.copy_lambda is not None
-        )
+        return labels is not None and (self.copy_switch is not None or self.copy_lambda is not None)
 
     def _copy_ids(self, src_ext_ids: torch.Tensor, labels: LabelCopy | None) -> torch.Tensor:
         """(B, W + L) the copied ids in the scatter's order: label words first, then X_T."""

@@ -76,7 +76,11 @@ class PointerDecoding:
         next_state = replace(state, hidden=hidden)
         if support is None:
             return log_probs, attention, next_state
-        return SupportLogProbs(log_probs, support.ids, state.ext_size, LOG_EPS), attention, next_state
+        return (
+            SupportLogProbs(log_probs, support.ids, state.ext_size, LOG_EPS),
+            attention,
+            next_state,
+        )
 
     def teacher_forced(
         self, batch: Batch, encoded: Any, *, at_targets: bool = False
