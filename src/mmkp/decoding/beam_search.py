@@ -138,12 +138,16 @@ class BeamSearch(DecodeStrategy):
                 log_probs = log_probs.dense()
             else:
                 summed = log_probs.values.float().add_(scores.view(-1, 1))  # (N, S)
-                ids = [blocked.expand(summed.size(0), -1)]
-                if current is not None:
-                    ids.append(history.masked_fill(~current, -1))  # -1: held by no support
-                columns = log_probs.columns(torch.cat(ids, 1))  # (N, n), -1 where not held
-                rows, at = (columns >= 0).nonzero(as_tuple=True)
-                summed[rows, columns[rows, at]] = NEG_INF
+                # blocked ids: looked up once per support row, set in each of its rows
+                if blocked.numel() > 0:
+                    supports = log_probs.ids.size(0)
+                    columns = log_probs.columns(blocked.expand(supports, -1).contiguous())
+                    group, at = (columns >= 0).nonzero(as_tuple=True)  # -1: not held
+                    log_probs.grouped(summed)[group, :, columns[group, at]] = NEG_INF
+                if current is not None:  # -1: an id no support holds
+                    columns = log_probs.columns(history.masked_fill(~current, -1))  # (N, t)
+                    rows, at = (columns >= 0).nonzero(as_tuple=True)
+                    summed[rows, columns[rows, at]] = NEG_INF
                 return summed, log_probs
         summed = self.mask(log_probs.float().add_(scores.view(-1, 1)), step)  # (N, V)
         return self.mask_repeats(summed, history), None

@@ -66,8 +66,8 @@ class SupportLogProbs:
         return values.view(self.ids.size(0), -1, *values.shape[1:])
 
     def columns(self, ids: torch.Tensor) -> torch.Tensor:
-        """ids (N, n) extended ids -> (N, n) their columns in each row's support, -1 where the
-        row's support lacks the id."""
+        """ids (M, n) extended ids, M = N (per row) or R (per support row) -> (M, n) their
+        columns in the row's support, -1 where it lacks the id."""
         wanted = self.grouped(ids).flatten(1)  # (R, G * n)
         column = torch.searchsorted(self.ids, wanted).clamp_max_(self.ids.size(1) - 1)
         held = self.ids.gather(1, column) == wanted
