@@ -14,8 +14,8 @@ import torch
 from mmkp.cli.main import main
 from mmkp.data.vocab import BOS_ID
 from mmkp.decoding.ensemble import Ensemble
+from mmkp.decoding.protocol import full_width
 from mmkp.inference.predictor import Predictor
-from mmkp.model.modules.support import dense
 
 from .conftest import save_tiny_checkpoint
 from .test_predictor import POSTS, grid
@@ -66,7 +66,7 @@ def test_two_models_step_the_mean_of_their_log_probs(checkpoint_dir, other_dir):
             tokens, ensemble.model.init_decoder_state(batch, encoded)
         )
         alone = [m.step(tokens, m.init_decoder_state(batch, m.encode(batch))) for m in members]
-        alone = [(dense(log_probs), *rest) for log_probs, *rest in alone]
+        alone = [(full_width(log_probs), *rest) for log_probs, *rest in alone]
     torch.testing.assert_close(log_probs, (alone[0][0] + alone[1][0]) / 2)
     torch.testing.assert_close(attention, (alone[0][1] + alone[1][1]) / 2)
     assert not torch.equal(alone[0][0], alone[1][0])  # the members do differ

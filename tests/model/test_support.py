@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mmkp.model.modules.support import SupportLogProbs, dense, support
+from mmkp.model.modules.support import SupportLogProbs, support
 
 
 def test_support_lists_each_sources_ids_once_ascending_padded_with_the_width():
@@ -30,7 +30,7 @@ def _two_sources_two_rows_each() -> SupportLogProbs:
 def test_dense_puts_values_at_their_ids_and_the_floor_elsewhere():
     rows = _two_sources_two_rows_each()
     assert rows.shape == (4, 7)
-    full = dense(rows)
+    full = rows.dense()
     assert full.is_contiguous()
     assert full.tolist() == [
         [-1.0, -2.0, -9.0, -3.0, -9.0, -9.0, -4.0],
@@ -38,7 +38,6 @@ def test_dense_puts_values_at_their_ids_and_the_floor_elsewhere():
         [-1.5, -9.0, -2.5, -3.5, -9.0, -9.0, -9.0],
         [-1.0, -9.0, -2.0, -3.0, -9.0, -9.0, -9.0],
     ]
-    assert dense(full) is full
 
 
 def test_columns_and_tokens_map_between_ids_and_each_rows_support():

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 
 import torch
 
-from mmkp.decoding.protocol import DecoderState, StepModel
+from mmkp.decoding.protocol import DecoderState, StepModel, SupportScores
 from mmkp.decoding.strategy import NEG_INF, Collector, DecodeStrategy, Hypothesis, extend
-from mmkp.model.modules.support import SupportLogProbs
 
 
 class BeamSearch(DecodeStrategy):
@@ -121,16 +120,16 @@ class BeamSearch(DecodeStrategy):
 
     def candidates(
         self,
-        log_probs: torch.Tensor | SupportLogProbs,
+        log_probs: torch.Tensor | SupportScores,
         scores: torch.Tensor,
         step: int,
         history: torch.Tensor,
-    ) -> tuple[torch.Tensor, SupportLogProbs | None]:
+    ) -> tuple[torch.Tensor, SupportScores | None]:
         """A step's log-probs plus each row's summed score, scores (N,), blocked and repeated
         ids at -inf: (N, S) on the step's support with that support when the K best there
         are the K best of the full width (`selects_exactly`), else (N, V) and None. Summed in
         place: the strategy owns the step's output (a fresh buffer costs page faults)."""
-        if isinstance(log_probs, SupportLogProbs):
+        if not isinstance(log_probs, torch.Tensor):
             current = self.repeats(history)
             blocked = self.blocked(step).to(scores.device)
             reserved = blocked.numel() + (0 if current is None else history.size(1))
@@ -153,7 +152,7 @@ class BeamSearch(DecodeStrategy):
         return self.mask_repeats(summed, history), None
 
 
-def selects_exactly(log_probs: SupportLogProbs, beam: int, reserved: int) -> bool:
+def selects_exactly(log_probs: SupportScores, beam: int, reserved: int) -> bool:
     """Whether the `beam` best of each example's K rows over the support are the K best over
     the full width, in the same order (values and extended ids), when at most `reserved`
     ids of a row are set to -inf.

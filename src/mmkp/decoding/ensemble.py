@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from mmkp.data.batch import Batch
-from mmkp.model.modules.support import SupportLogProbs, dense
+from mmkp.decoding.protocol import SupportScores, full_width
 
 
 def mean(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -145,7 +145,7 @@ class Ensemble:
 
     def step(
         self, tokens: torch.Tensor, state: EnsembleState
-    ) -> tuple[torch.Tensor | SupportLogProbs, torch.Tensor, EnsembleState]:
+    ) -> tuple[torch.Tensor | SupportScores, torch.Tensor, EnsembleState]:
         """tokens (N,) -> (mean log-probs (N, V_ext), mean attention (N, L), next state)."""
         outputs = [m.step(tokens, s) for m, s in zip(self.members, state.members, strict=True)]
         sizes = {log_probs.shape for log_probs, _, _ in outputs}
@@ -154,7 +154,9 @@ class Ensemble:
                 f"the ensemble's members score different vocabularies: {sorted(sizes)}"
             )
         # one member's own output (bit-identical, its support kept), else the dense means
-        log_probs = outputs[0][0] if len(outputs) == 1 else mean([dense(o[0]) for o in outputs])
+        log_probs = (
+            outputs[0][0] if len(outputs) == 1 else mean([full_width(o[0]) for o in outputs])
+        )
         attention = mean([out[1] for out in outputs])  # (N, L)
         next_state = EnsembleState(tuple(out[2] for out in outputs), state.rows, state.device)
         return log_probs, attention, next_state

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from mmkp.decoding.protocol import DecoderState, StepModel
+from mmkp.decoding.protocol import DecoderState, StepModel, full_width
 from mmkp.decoding.strategy import Collector, DecodeStrategy, Hypothesis, extend
-from mmkp.model.modules.support import dense
 
 
 class GreedySearch(DecodeStrategy):
@@ -30,7 +29,7 @@ class GreedySearch(DecodeStrategy):
 
         for step in range(self.max_len):
             log_probs, attention, state = model.step(tokens, state)  # (b, V), (b, L)
-            masked = self.mask_repeats(self.mask(dense(log_probs).float(), step), history)
+            masked = self.mask_repeats(self.mask(full_width(log_probs).float(), step), history)
             best, tokens = masked.max(dim=1)  # (b,)
             totals = totals + best
             history = extend(history, tokens)

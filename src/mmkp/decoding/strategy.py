@@ -1,7 +1,7 @@
 """What every search strategy shares: hypotheses, token masking, and collecting results.
 
 A strategy sees a `StepModel` only through `step` (log-probabilities (N, V_ext), possibly held
-on their support as a `SupportLogProbs`, and source attention (N, L)) and its state only
+on their support as `SupportScores`, and source attention (N, L)) and its state only
 through `reorder`, so it can be driven by hand-built probability tables in tests.
 
 One2one keyphrase generation: every hypothesis is one keyphrase, and the ranked finished

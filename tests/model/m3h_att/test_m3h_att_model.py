@@ -10,9 +10,9 @@ import torch
 
 from mmkp.data.layout import SEG
 from mmkp.data.processor import TextProcessor
+from mmkp.decoding.protocol import full_width
 from mmkp.model.m3h_att import M3HAttConfig
 from mmkp.model.m3h_att.fusion import split_source
-from mmkp.model.modules.support import dense
 
 from .conftest import OPTIONS, POSTS, make_batch, tiny_model, vocab_and_labels
 
@@ -111,7 +111,7 @@ def test_decoding_steps_match_teacher_forcing_and_sum_to_one(encoder):
         stepped, attention = [], []
         for j in range(batch.trg_in.size(1)):
             log_probs, alpha, state = model.step(batch.trg_in[:, j], state)
-            stepped.append(dense(log_probs))
+            stepped.append(full_width(log_probs))
             attention.append(alpha)
     assert torch.allclose(forced, torch.stack(stepped, 1), atol=1e-5)
     assert torch.allclose(forced.exp().sum(-1), torch.ones(forced.shape[:2]), atol=1e-5)

@@ -16,10 +16,10 @@ from mmkp.data.jsonl import read_posts
 from mmkp.data.processor import TextOptions
 from mmkp.data.vocab import SPECIALS, LabelSet, Vocab
 from mmkp.decoding.config import DecodeConfig
+from mmkp.decoding.protocol import full_width
 from mmkp.evaluation.prediction_files import read_predictions
 from mmkp.inference.checkpoint import InferenceConfig, load_checkpoint, save_checkpoint
 from mmkp.inference.predictor import Predictor
-from mmkp.model.modules.support import dense
 
 from ..conftest import LABEL_WORD_IDS, VOCAB_SIZE, make_batch
 
@@ -76,7 +76,7 @@ def assert_stepping_gives_teacher_forcing(model: Any, batch: Batch) -> None:
         state = model.init_decoder_state(batch, encoded)
         for j in range(batch.trg_in.size(1)):
             step, _, state = model.step(batch.trg_in[:, j], state)
-            torch.testing.assert_close(dense(step), forced[:, j])
+            torch.testing.assert_close(full_width(step), forced[:, j])
 
 
 def train_steps(model: Any, batch: Batch, terms: list[str], steps: int = 30) -> list[float]:

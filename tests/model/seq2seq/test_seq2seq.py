@@ -8,9 +8,9 @@ import torch
 
 from mmkp.config_loader import ConfigError
 from mmkp.data.vocab import BOS_ID, UNK_ID
+from mmkp.decoding.protocol import full_width
 from mmkp.inference.checkpoint import load_checkpoint
 from mmkp.model.modules.copy_generator import CopyGenerator, generation_loss
-from mmkp.model.modules.support import dense
 from mmkp.model.seq2seq.config import Seq2SeqConfig
 from mmkp.model.seq2seq.model import Seq2Seq, VocabularyGenerator, build
 from mmkp.training.config import load_config
@@ -96,7 +96,7 @@ def test_only_copy_can_produce_a_source_oov_word(batch):
     with torch.no_grad():
         state = copy.init_decoder_state(batch, copy.encode(batch))
         log_probs, _, _ = copy.step(torch.full((4,), BOS_ID), state)
-    assert dense(log_probs)[2].argmax() == batch.trg_out[2, 0]
+    assert full_width(log_probs)[2].argmax() == batch.trg_out[2, 0]
 
 
 @pytest.mark.parametrize("name", ["att", "copy"])

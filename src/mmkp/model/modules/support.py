@@ -85,8 +85,3 @@ class SupportLogProbs:
         ids = self.ids.unsqueeze(1).expand(-1, rows // self.ids.size(0), -1)  # (R, G, S)
         full.scatter_(1, ids.reshape(rows, -1), self.values)
         return full[:, : self.width].contiguous()
-
-
-def dense(log_probs: torch.Tensor | SupportLogProbs) -> torch.Tensor:
-    """A step's log P (N, V_ext) as a tensor, whichever form the step gave."""
-    return log_probs.dense() if isinstance(log_probs, SupportLogProbs) else log_probs
