@@ -8,6 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_model, save_model
 
+from mmkp.model.modules.support import SupportLogProbs
 from mmkp.model.outputs import Losses
 
 from .conftest import LABEL_WORD_IDS, REGIONS, VOCAB_SIZE, make_batch, tiny_model
@@ -160,6 +161,23 @@ def test_reorder_expands_rows_for_beam_search(batch):
     torch.testing.assert_close(expanded, single.repeat_interleave(beam, dim=0))
     assert next_state.hidden.size(0) == next_state.copy_ids.size(0) == 4 * beam
     assert next_state.ext_size == state.ext_size == VOCAB_SIZE + 2
+
+
+def test_inference_steps_hold_log_p_on_the_support_bit_for_bit(batch):
+    """Without autograd the state holds each post's support and `step` returns log P there:
+    exactly the full-width step's values, also for beams expanded from the post."""
+    model = tiny_model().eval()
+    encoded = model.encode(batch)
+    tokens = torch.tensor([2, 20, 21, 3])
+    expected, _, _ = model.step(tokens, model.init_decoder_state(batch, encoded))
+    with torch.no_grad():
+        state = model.init_decoder_state(batch, encoded)
+        found, _, _ = model.step(tokens, state)
+        beams, _, _ = model.step(tokens.repeat_interleave(3), state.expand(3))
+    assert isinstance(found, SupportLogProbs) and found.ids.size(0) == 4
+    assert torch.equal(found.dense(), expected.detach())
+    assert isinstance(beams, SupportLogProbs) and beams.ids.size(0) == 4
+    assert torch.equal(beams.dense(), expected.detach().repeat_interleave(3, dim=0))
 
 
 def test_save_load_round_trip(tmp_path, batch):

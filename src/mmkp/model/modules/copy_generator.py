@@ -27,7 +27,9 @@ reachable only by copying. Without the classifier copy, p_c = p_a.
 Loss (eq. 19): L_gen = -sum_j log P(y_j) over the target tokens of a row, averaged over the
 rows that have a target. Training asks the generator for log P at the targets only
 (`targets=`, `target_loss`): the same numbers, bit for bit, without building P over the
-extended vocabulary.
+extended vocabulary. Inference computes log P only where P can be non-zero, the ids p_p
+covers and the row's copied ids (`support`, `mmkp.model.modules.support`): the same numbers
+there, log(EPS) everywhere else.
 """
 
 from __future__ import annotations
@@ -187,8 +189,8 @@ class CopyGenerator(nn.Module):
             copy_ids = copy_ids.unsqueeze(1).expand(-1, steps, -1)
             return probs.scatter_add_(2, copy_ids, copy_shares).clamp_min(EPS).log()
         # Inference: log P only where it can be non-zero (module `support`): the extended
-        # vocabulary is ~3.5x the support, and the log is the costliest pass over it.
-        # Autograd would send a repeated copied word's gradient once per repeat.
+        # vocabulary is ~3.5x the support, and the log is the costliest pass over it. (The
+        # in-place clamp and log would not let autograd through: training takes the above.)
         own = support if support is not None else self.support(src_ext_ids, labels, ext_size)
         values = features.new_zeros(batch, steps, own.ids.size(1))
         covered = vocab.size(-1)
