@@ -64,6 +64,7 @@ from mmkp.features.featurizer import ImageFeatures, ImageFeaturizer
 from mmkp.features.images import ImageError
 from mmkp.features.ocr import OcrLine
 from mmkp.features.posts import featurize_posts
+from mmkp.features.sentence_encoder import sentence_embed
 from mmkp.inference.checkpoint import ZERO_SHOT, Checkpoint, load_checkpoint
 from mmkp.inference.ensemble import load_members
 from mmkp.inference.hub import resolve_model
@@ -245,6 +246,17 @@ class Predictor:
             path_or_repo_id, revision=revision, local_files_only=local_files_only
         )
         return cls.load(directory, decode=decode, featurizer=featurizer, device=device)
+
+    def use_retrieval_encoder(self, encoder: str) -> None:
+        """Retrieve neighbours with `encoder` (tfidf, minilm or both; `model.retrieval`)
+        instead of the model's own: a decode-time switch, the decoder having learnt to copy
+        from the neighbours it was trained with. The training posts are embedded once (or
+        read from the model's cached embeddings)."""
+        index = self.processor.retrieval
+        if index is None:
+            raise ValueError("a retrieval encoder needs a model saved with model.retrieval")
+        options = dataclasses.replace(index.options, encoder=encoder)  # type: ignore[arg-type]
+        self.processor.retrieval = index.with_options(options, embed=sentence_embed())
 
     @property
     def featurizer(self) -> ImageFeaturizer | None:
