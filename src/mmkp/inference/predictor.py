@@ -58,6 +58,7 @@ from mmkp.decoding.config import DecodeConfig
 from mmkp.decoding.ensemble import Ensemble, EnsembleEncoded
 from mmkp.decoding.generate import ScoredKeyphrase
 from mmkp.decoding.heads import predict_keyphrases
+from mmkp.decoding.semantic import SemanticScorer, semantic_text
 from mmkp.devices import resolve_device
 from mmkp.evaluation.prediction_files import Prediction
 from mmkp.features.featurizer import ImageFeatures, ImageFeaturizer
@@ -200,6 +201,7 @@ class Predictor:
         self.model = models[0] if not members else Ensemble(models)
         self.decode = decode or checkpoint.config.decode
         self.processor = checkpoint.processor()
+        self._semantic: SemanticScorer | None = None
         if featurizer is not None:
             self.processor.use_featurizer(featurizer)
 
@@ -246,6 +248,14 @@ class Predictor:
             path_or_repo_id, revision=revision, local_files_only=local_files_only
         )
         return cls.load(directory, decode=decode, featurizer=featurizer, device=device)
+
+    @property
+    def semantic_scorer(self) -> SemanticScorer:
+        """The MiniLM scorer of `decode.semantic_weight`, built at its first use; it caches
+        the candidate keyphrases' embeddings for the predictor's life."""
+        if self._semantic is None:
+            self._semantic = SemanticScorer(sentence_embed())
+        return self._semantic
 
     def use_retrieval_encoder(self, encoder: str) -> None:
         """Retrieve neighbours with `encoder` (tfidf, minilm or both; `model.retrieval`)
@@ -426,6 +436,10 @@ class Predictor:
         for rows, cpu_batch in batches:
             batch = cpu_batch.to(self.device)  # moved once; decoding follows its tensors
             encoded = self.model.encode(batch)
+            semantic = None
+            if settings.semantic_weight > 0:  # the batch's posts, embedded in one call
+                texts = [semantic_text(posts[i], settings.semantic_text) for i in rows]
+                semantic = self.semantic_scorer.queries(texts)
             ranked = predict_keyphrases(
                 self.model,
                 batch,
@@ -433,6 +447,7 @@ class Predictor:
                 self.processor.labels,
                 settings,
                 encoded=encoded,
+                semantic=semantic,
             )
             for row, (i, keyphrases) in enumerate(zip(rows, ranked, strict=True)):
                 results[i] = _result(posts[i], keyphrases, encoded, row, cpu_batch.has_image)
