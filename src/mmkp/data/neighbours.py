@@ -6,7 +6,9 @@ Similarity is the cosine of TF-IDF vectors of X_T (post + OCR + entities, as
 baselines (`mmkp.retrieval`) and by models whose config has `retrieval` (a decoder that copies
 from the neighbours' keyphrases, a decode-time rerank with their votes): the index over the
 training split is saved with such a model (`RetrievalIndex.save`) so inference retrieves from
-the same posts.
+the same posts. With `RetrievalOptions.encoder` minilm or both, the neighbours come from
+sentence embeddings instead or as well (`mmkp.data.embedding_index`; both: each side's
+votes normalised to sum 1, then averaged, `merge_scores`).
 """
 
 from __future__ import annotations
