@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from mmkp.data.embedding_index import EMBEDDINGS_FILE
 from mmkp.data.neighbours import INDEX_FILE
 from mmkp.inference.checkpoint import load_checkpoint, save_checkpoint
 from mmkp.inference.predictor import Predictor
@@ -98,4 +99,6 @@ def test_minilm_levers_switch_on_at_predict_time_and_off_changes_nothing(tmp_pat
     both.decode = dataclasses.replace(both.decode, semantic_weight=0.3, semantic_text="source")
     results = list(both.predict_many(posts, 4))
     assert len(results) == len(posts) and all(r.texts for r in results)
-    assert both.processor.retrieval is not None and both.processor.retrieval.dense is not None
+    assert (run.model_dir / EMBEDDINGS_FILE).is_file()  # cached at the first switch
+    cached = Predictor.load(run.model_dir).processor.retrieval
+    assert cached is not None and cached.dense is not None  # read back, not embedded again

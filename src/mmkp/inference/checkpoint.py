@@ -98,6 +98,7 @@ class Checkpoint:
     config: InferenceConfig
     retrieval: RetrievalIndex | None = None  # the training posts' index (model.retrieval)
     processor_config: ProcessorConfig = field(default_factory=ProcessorConfig)
+    directory: Path | None = None  # where it was loaded from (None: built in memory)
 
     def processor(self) -> Processor:
         """A new processor feeding this model as it was fed in training."""
@@ -179,6 +180,7 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
         config=config,
         retrieval=retrieval,
         processor_config=processor,
+        directory=checked.directory,
     )
 
 

@@ -41,6 +41,7 @@ list of one directory is that model alone, bit for bit.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ from mmkp.inference.hub import resolve_model
 from mmkp.model.outputs import Encoded
 from mmkp.model.protocol import INPUT_GRID
 
+log = logging.getLogger("mmkp.inference")
 INPUT_ID = "input"  # the id `predict` gives the single post it builds
 CHUNK = 4096  # posts sorted by length together in `predict_many` (bounded memory)
 IMAGE_CHUNK = 256  # the same when their images are featurized on the way
@@ -260,13 +262,22 @@ class Predictor:
     def use_retrieval_encoder(self, encoder: str) -> None:
         """Retrieve neighbours with `encoder` (tfidf, minilm or both; `model.retrieval`)
         instead of the model's own: a decode-time switch, the decoder having learnt to copy
-        from the neighbours it was trained with. The training posts are embedded once (or
-        read from the model's cached embeddings)."""
+        from the neighbours it was trained with. The training posts' embeddings are read
+        from the model directory's cache, else computed once and cached there
+        (retrieval-minilm.npy), so the next load finds them; a directory that cannot be
+        written is only logged."""
         index = self.processor.retrieval
         if index is None:
             raise ValueError("a retrieval encoder needs a model saved with model.retrieval")
         options = dataclasses.replace(index.options, encoder=encoder)  # type: ignore[arg-type]
-        self.processor.retrieval = index.with_options(options, embed=sentence_embed())
+        switched = index.with_options(options, embed=sentence_embed())
+        directory = self.checkpoint.directory
+        if index.dense is None and switched.dense is not None and directory is not None:
+            try:
+                switched.dense.save(directory)
+            except OSError as exc:
+                log.warning("%s: could not cache the MiniLM embeddings (%s)", directory, exc)
+        self.processor.retrieval = switched
 
     @property
     def featurizer(self) -> ImageFeaturizer | None:
