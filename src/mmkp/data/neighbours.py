@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -36,7 +36,7 @@ _CHUNK = 512  # query rows per sparse product, so (chunk, N) dense scores stay s
 INDEX_FORMAT = "mmkp-retrieval-index"
 INDEX_FILE = "retrieval.json"
 Encoder = Literal["tfidf", "minilm", "both"]
-ENCODERS: tuple[str, ...] = ("tfidf", "minilm", "both")
+ENCODERS: tuple[str, ...] = get_args(Encoder)
 
 
 def content_tokens(text: str) -> list[str]:
