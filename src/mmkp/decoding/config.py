@@ -39,6 +39,12 @@ class DecodeConfig:
     neighbour_weight: float = 0.0
     # How many of its own keyphrases the model puts up for that rerank (at least top_k).
     rerank_candidates: int = 10
+    # Beyond the paper: a third rerank term, a softmax at `semantic_temperature` over the
+    # candidates' MiniLM cosine to the post's text X_S ("post") or whole source X_T
+    # ("source") (decoding.semantic); 0 leaves it out. neighbour_weight + this <= 1.
+    semantic_weight: float = 0.0
+    semantic_text: Literal["post", "source"] = "post"
+    semantic_temperature: float = 0.1
     # Beyond the paper: never generate a word a keyphrase already holds ("profile profile
     # pic"), which 1% of gold keyphrases do (decoding.strategy). Off: on the shipped config's
     # model it lowered dev F1@1, F1@3 and MAP@5 (benchmarks/RESULTS.md, "Repeated words").
@@ -56,6 +62,13 @@ class DecodeConfig:
             )
         if not 0.0 <= self.neighbour_weight <= 1.0:
             raise ValueError(f"neighbour_weight must be in [0, 1], got {self.neighbour_weight}")
+        if not 0.0 <= self.semantic_weight <= 1.0 - self.neighbour_weight:
+            raise ValueError(
+                "semantic_weight must be in [0, 1 - neighbour_weight], got "
+                f"{self.semantic_weight} with neighbour_weight {self.neighbour_weight}"
+            )
+        if self.semantic_temperature <= 0:
+            raise ValueError(f"semantic_temperature must be > 0, got {self.semantic_temperature}")
         if self.rerank_candidates < 1:
             raise ValueError(f"rerank_candidates must be >= 1, got {self.rerank_candidates}")
         if self.max_score_gap is not None and self.max_score_gap < 0:

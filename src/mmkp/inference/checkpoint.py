@@ -48,6 +48,7 @@ from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.decoding.config import DecodeConfig
 from mmkp.features import backbones
 from mmkp.features.featurizer import FeaturizerConfig
+from mmkp.features.sentence_encoder import sentence_embed
 from mmkp.features.store import FeatureStore
 from mmkp.inference.model_card import CARD_FILE, ModelCard, write_model_card
 from mmkp.inference.weights import WeightsSource, check_weights
@@ -97,6 +98,7 @@ class Checkpoint:
     config: InferenceConfig
     retrieval: RetrievalIndex | None = None  # the training posts' index (model.retrieval)
     processor_config: ProcessorConfig = field(default_factory=ProcessorConfig)
+    directory: Path | None = None  # where it was loaded from (None: built in memory)
 
     def processor(self) -> Processor:
         """A new processor feeding this model as it was fed in training."""
@@ -166,7 +168,9 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
     model.eval()
     options = config.model.retrieval
     retrieval = (
-        None if options is None else RetrievalIndex.load(checked.directory, options, len(labels))
+        None
+        if options is None
+        else RetrievalIndex.load(checked.directory, options, len(labels), embed=sentence_embed())
     )
     processor = read_processor_config(checked.directory) or implied_processor(config, model)
     return Checkpoint(
@@ -176,6 +180,7 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
         config=config,
         retrieval=retrieval,
         processor_config=processor,
+        directory=checked.directory,
     )
 
 

@@ -41,6 +41,7 @@ list of one directory is that model alone, bit for bit.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -58,18 +59,21 @@ from mmkp.decoding.config import DecodeConfig
 from mmkp.decoding.ensemble import Ensemble, EnsembleEncoded
 from mmkp.decoding.generate import ScoredKeyphrase
 from mmkp.decoding.heads import predict_keyphrases
+from mmkp.decoding.semantic import SemanticScorer, semantic_text
 from mmkp.devices import resolve_device
 from mmkp.evaluation.prediction_files import Prediction
 from mmkp.features.featurizer import ImageFeatures, ImageFeaturizer
 from mmkp.features.images import ImageError
 from mmkp.features.ocr import OcrLine
 from mmkp.features.posts import featurize_posts
+from mmkp.features.sentence_encoder import sentence_embed
 from mmkp.inference.checkpoint import ZERO_SHOT, Checkpoint, load_checkpoint
 from mmkp.inference.ensemble import load_members
 from mmkp.inference.hub import resolve_model
 from mmkp.model.outputs import Encoded
 from mmkp.model.protocol import INPUT_GRID
 
+log = logging.getLogger("mmkp.inference")
 INPUT_ID = "input"  # the id `predict` gives the single post it builds
 CHUNK = 4096  # posts sorted by length together in `predict_many` (bounded memory)
 IMAGE_CHUNK = 256  # the same when their images are featurized on the way
@@ -199,6 +203,7 @@ class Predictor:
         self.model = models[0] if not members else Ensemble(models)
         self.decode = decode or checkpoint.config.decode
         self.processor = checkpoint.processor()
+        self._semantic: SemanticScorer | None = None
         if featurizer is not None:
             self.processor.use_featurizer(featurizer)
 
@@ -245,6 +250,34 @@ class Predictor:
             path_or_repo_id, revision=revision, local_files_only=local_files_only
         )
         return cls.load(directory, decode=decode, featurizer=featurizer, device=device)
+
+    @property
+    def semantic_scorer(self) -> SemanticScorer:
+        """The MiniLM scorer of `decode.semantic_weight`, built at its first use; it caches
+        the candidate keyphrases' embeddings for the predictor's life."""
+        if self._semantic is None:
+            self._semantic = SemanticScorer(sentence_embed())
+        return self._semantic
+
+    def use_retrieval_encoder(self, encoder: str) -> None:
+        """Retrieve neighbours with `encoder` (tfidf, minilm or both; `model.retrieval`)
+        instead of the model's own: a decode-time switch, the decoder having learnt to copy
+        from the neighbours it was trained with. The training posts' embeddings are read
+        from the model directory's cache, else computed once and cached there
+        (retrieval-minilm.npy), so the next load finds them; a directory that cannot be
+        written is only logged."""
+        index = self.processor.retrieval
+        if index is None:
+            raise ValueError("a retrieval encoder needs a model saved with model.retrieval")
+        options = dataclasses.replace(index.options, encoder=encoder)  # type: ignore[arg-type]
+        switched = index.with_options(options, embed=sentence_embed())
+        directory = self.checkpoint.directory
+        if index.dense is None and switched.dense is not None and directory is not None:
+            try:
+                switched.dense.save(directory)
+            except OSError as exc:
+                log.warning("%s: could not cache the MiniLM embeddings (%s)", directory, exc)
+        self.processor.retrieval = switched
 
     @property
     def featurizer(self) -> ImageFeaturizer | None:
@@ -414,6 +447,10 @@ class Predictor:
         for rows, cpu_batch in batches:
             batch = cpu_batch.to(self.device)  # moved once; decoding follows its tensors
             encoded = self.model.encode(batch)
+            semantic = None
+            if settings.semantic_weight > 0:  # the batch's posts, embedded in one call
+                texts = [semantic_text(posts[i], settings.semantic_text) for i in rows]
+                semantic = self.semantic_scorer.queries(texts)
             ranked = predict_keyphrases(
                 self.model,
                 batch,
@@ -421,6 +458,7 @@ class Predictor:
                 self.processor.labels,
                 settings,
                 encoded=encoded,
+                semantic=semantic,
             )
             for row, (i, keyphrases) in enumerate(zip(rows, ranked, strict=True)):
                 results[i] = _result(posts[i], keyphrases, encoded, row, cpu_batch.has_image)

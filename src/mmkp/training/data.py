@@ -17,6 +17,7 @@ from mmkp.data.overlap import split_overlap
 from mmkp.data.processor import Example, TextProcessor
 from mmkp.data.record import Post
 from mmkp.data.vocab import LabelSet, Vocab
+from mmkp.features.sentence_encoder import sentence_embed
 from mmkp.features.store import FeatureStore
 from mmkp.model.config import ModelConfig
 from mmkp.processing.processor import ProcessorConfig
@@ -230,7 +231,8 @@ def prepare_data(
         grid_width=grid_width,
     )
     if retrieval is not None:
-        index = RetrievalIndex.build(train_posts, labels, retrieval)
+        embed = None if retrieval.encoder == "tfidf" else sentence_embed()  # MiniLM: embedded once
+        index = RetrievalIndex.build(train_posts, labels, retrieval, embed=embed)
         data.retrieval = index
         data.train_neighbours = index.lookup(train_posts, exclude_self=True)
         data.dev_neighbours = index.lookup(dev_posts)

@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +111,11 @@ class StageRecipe:
         """Ranked keyphrases for each dev post (for metric-based early stopping); with several
         processes each predicts its share of the batches and all gather every post's."""
         self.model.eval()
-        data, decode, head = self.data, self.config.decode, self.head
+        data, head = self.data, self.head
+        # Model selection leaves out the MiniLM rerank term (`decode.semantic_weight`): a
+        # prediction-time rerank of the candidates, so a stage picks the same epochs, and
+        # trains the same model, whatever that term's weight (docs/decoding.md)
+        decode = replace(self.config.decode, semantic_weight=0.0)
 
         examples = data.dev_post_examples
         ranked: list[list[str]] = [[] for _ in examples]

@@ -1,0 +1,75 @@
+"""Retrieval by sentence embeddings: the dense counterpart of the TF-IDF index.
+
+The training posts' unit-length embeddings (N, D) are searched by cosine (a dot product).
+The encoder itself (MiniLM, `mmkp.features.sentence_encoder`) sits above this layer, so it is
+passed in as `Embed`, a function from texts to unit-length rows. The embeddings are computed
+once and cached beside the model's retrieval.json (EMBEDDINGS_FILE, a float32 .npy), so a
+prediction run never re-embeds the training posts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mmkp.data.layout import ENTITY_JOIN, SEG
+from mmkp.io import atomic_open
+
+EMBEDDINGS_FILE = "retrieval-minilm.npy"
+
+# Texts -> (len(texts), D) float32 unit-length rows.
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+def sentence_text(source: str) -> str:
+    """X_T (`mmkp.data.layout.source_text`) as a sentence encoder reads it: the post, OCR and
+    entity segments joined by " . " (empty ones dropped), entity names by ", ", no `<seg>`
+    (which the encoder never saw): the text the `knn-minilm` baseline embeds."""
+    post, _, rest = source.partition(f" {SEG} ")
+    ocr, _, entities = rest.partition(f" {SEG} ")
+    names = ", ".join(name.strip() for name in entities.split(ENTITY_JOIN) if name.strip())
+    return " . ".join(part for part in (post.strip(), ocr.strip(), names) if part)
+
+
+class EmbeddingIndex:
+    """Unit-length document rows (N, D), searchable by cosine similarity."""
+
+    def __init__(self, embeddings: np.ndarray, embed: Embed):
+        if embeddings.ndim != 2:
+            raise ValueError(f"embeddings must be (N, D), got shape {embeddings.shape}")
+        self.embeddings = np.asarray(embeddings, dtype=np.float32)  # (N, D)
+        self.embed = embed
+        self.size = len(self.embeddings)
+
+    @classmethod
+    def build(cls, documents: Sequence[str], embed: Embed) -> EmbeddingIndex:
+        """The index of `documents` (X_T strings), embedded once as `sentence_text`."""
+        return cls(embed([sentence_text(d) for d in documents]), embed)
+
+    def similarities(self, queries: Sequence[str]) -> np.ndarray:
+        """(M, N) cosine of each query (an X_T string) to every indexed document."""
+        vectors = self.embed([sentence_text(q) for q in queries])  # (M, D)
+        return (vectors @ self.embeddings.T).astype(np.float64)
+
+    def save(self, directory: str | Path) -> None:
+        with atomic_open(Path(directory) / EMBEDDINGS_FILE, "wb") as handle:
+            np.save(handle, self.embeddings, allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: str | Path, size: int, embed: Embed) -> EmbeddingIndex | None:
+        """The cached embeddings of `size` documents, None when there is no cache yet."""
+        path = Path(directory) / EMBEDDINGS_FILE
+        if not path.is_file():
+            return None
+        try:
+            embeddings = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read the cached embeddings ({exc})") from exc
+        if embeddings.ndim != 2 or len(embeddings) != size:
+            raise ValueError(
+                f"{path}: expected ({size}, D) embeddings of the indexed posts, got shape "
+                f"{embeddings.shape}; delete it to embed them again"
+            )
+        return cls(embeddings, embed)
