@@ -150,7 +150,9 @@ class AdditiveAttention(nn.Module):
         bias (B, L) or None -> context (B, T, d), attention (B, T, L). With `beam` > 1 the T
         steps are `beam` rows of T / beam steps each, and each row's context is its own
         product (one product for all the rows of a source sums in another order)."""
-        energy = torch.tanh(self.query(states).unsqueeze(2) + keys.unsqueeze(1))  # (B, T, L, d)
+        # tanh in place on the sum: the (B, T, L, d) energy is the largest tensor of a decoding
+        # step, and a second one costs its allocation and a pass of page faults
+        energy = (self.query(states).unsqueeze(2) + keys.unsqueeze(1)).tanh_()  # (B, T, L, d)
         scores = self.v(energy).squeeze(-1)  # (B, T, L)
         if bias is not None:
             scores = scores + bias.unsqueeze(1)
