@@ -35,15 +35,17 @@ from mmkp.features.store import FeatureStore
 from mmkp.inference.predictor import Predictor
 from mmkp.io import write_text_atomic
 
+NO_GATE = "model.image_text_gate=none"
 VARIANTS = {
     "full model": [],
     "paper's L_irtm (w/o region contrast)": ["model.region_contrast=false"],
     "w/o L_itm": ["model.use_itm_loss=false"],
     "w/o L_irtm": ["model.use_irtm_loss=false"],
-    "w/o image-text matching": ["model.image_text_matching=false"],
+    # The image-text gate of the demo's config reads s_c: the variants without s_c drop it too.
+    "w/o image-text matching": ["model.image_text_matching=false", NO_GATE],
     "w/o region-text matching": ["model.region_text_matching=false"],
-    "w/o noise filtering": ["model.noise_filter=false"],
-    "text-only (no image branch)": ["model.use_image=false"],
+    "w/o noise filtering": ["model.noise_filter=false", NO_GATE],
+    "text-only (no image branch)": ["model.use_image=false", NO_GATE],
     # Not Table 2: the copy form the package used before it followed the paper's (learned
     # lambda_c, label mass split over its words, a tanh layer before p_p).
     "former copy form": [
