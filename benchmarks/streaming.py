@@ -1,0 +1,65 @@
+"""Prediction time and peak memory as the input grows (issue 21, "scaling"): `mmkp predict`
+streams a file of N posts, for several N; time should grow linearly and memory stay flat.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/streaming.py --model runs/real-seed1/model \
+        --posts ../../shared/data/cmkp/valid_ocr_kw.txt --sizes 1000 3000 10000 --out runs/streaming
+
+The N posts are the agreed dev split's 600 (lines 4,771-5,370) repeated with new ids, written
+as JSONL; each size runs as its own `mmkp predict --input ... --threads 1` process, timed with
+its own peak resident memory (`os.wait4`). Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mmkp.data.formats import load_posts
+
+
+def write_posts(posts: list, n: int, path: Path) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(n):
+            record = posts[i % len(posts)].to_dict() | {"id": f"stream-{i:07d}"}
+            out.write(json.dumps(record) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--posts", type=Path, required=True, help="the CMKP valid split file")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 10000])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--set", action="append", default=[], help="passed to mmkp predict")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    dev = load_posts(args.posts)[4770:5370]
+    rows = ["| posts | seconds | posts/s | peak RSS (MiB) | load at start |"]
+    rows.append("|---:|---:|---:|---:|---:|")
+    for n in args.sizes:
+        source = args.out / f"posts-{n}.jsonl"
+        write_posts(dev, n, source)
+        command = [sys.executable, "-m", "mmkp", "predict", "--model", str(args.model)]
+        command += ["--input", str(source), "--out", str(args.out / f"pred-{n}.jsonl")]
+        command += ["--threads", "1", *(f"--set={item}" for item in args.set)]
+        load = os.getloadavg()[0]
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if child.returncode != 0:
+            raise SystemExit(f"{n} posts: `{' '.join(command)}` failed")
+        peak = usage.ru_maxrss / 1024
+        rows.append(f"| {n} | {seconds:.1f} | {n / seconds:.1f} | {peak:.0f} | {load:.2f} |")
+        print(rows[-1], flush=True)
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
