@@ -82,6 +82,11 @@ class Distributed:
             logging.getLogger("mmkp").setLevel(logging.WARNING)
         try:
             yield hardware
+            # gloo's worker threads drop a finished collective's tensors after the caller has
+            # moved on, and a tensor Python has seen needs the GIL to go; a thread that asks
+            # for it while the interpreter exits aborts the process ("terminate called
+            # without an active exception"). Waiting here releases the GIL until they are done.
+            self.barrier()
         finally:
             dist.destroy_process_group()
 
