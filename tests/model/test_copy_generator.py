@@ -225,3 +225,36 @@ def test_inference_log_probs_are_trainings_bit_for_bit_on_the_support_or_not():
         assert torch.equal(rows.dense().view(2, 3, 13), full)
         off = torch.ones(2, 14, dtype=torch.bool).scatter_(1, support.ids, False)[:, :13]
         assert (full[off.unsqueeze(1).expand(-1, 3, -1)] == LOG_EPS).all()
+
+
+def test_label_smoothing_mixes_the_target_with_the_mean_log_p_p_and_zero_is_exact():
+    """eps 0.1: (1 - eps) log P(y) + eps mean_w log p_p(w) at each target; the loss is its
+    masked negative sum and trains p_p towards uniform; eps 0 leaves log P unchanged."""
+    torch.manual_seed(4)
+    plain = CopyGenerator(6, 4, 10, 0.0, classifier_copy=False, output_ids=torch.tensor([0, 2, 7]))
+    smoothed = CopyGenerator(
+        6,
+        4,
+        10,
+        0.0,
+        classifier_copy=False,
+        output_ids=torch.tensor([0, 2, 7]),
+        label_smoothing=0.1,
+    )
+    smoothed.load_state_dict(plain.state_dict())
+    features = torch.randn(1, 2, 6)
+    attention = torch.tensor([[[1.0, 0.0], [0.25, 0.75]]])
+    src, targets = torch.tensor([[10, 3]]), torch.tensor([[2, 3]])
+    at = plain(features, attention, src, 11, None, targets)
+    full = plain(features, attention, src, 11, None)
+    assert torch.equal(at, full.gather(2, targets.unsqueeze(-1)))
+    hidden = torch.tanh(plain.hidden(features))
+    p_p = torch.softmax(plain.out(hidden), -1)  # over words 0, 2, 7
+    expected = 0.9 * at + 0.1 * p_p.log().mean(-1, keepdim=True)
+    found = smoothed(features, attention, src, 11, None, targets)
+    torch.testing.assert_close(found, expected)
+    mask = torch.tensor([[True, False]])  # the second step is padding: not in the loss
+    loss = target_loss(found, mask)
+    torch.testing.assert_close(loss, -expected[0, 0, 0])
+    loss.backward()
+    assert smoothed.out.weight.grad.abs().sum() > 0

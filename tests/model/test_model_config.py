@@ -33,3 +33,10 @@ def test_switch_properties():
 def test_invalid_configs(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MMKPConfig(**kwargs)
+
+
+def test_label_smoothing_outside_zero_to_one_is_refused():
+    from mmkp.model.mmkp.config import MMKPConfig
+
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\), got 1.0"):
+        MMKPConfig(label_smoothing=1.0)

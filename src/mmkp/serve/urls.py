@@ -7,8 +7,8 @@ refused unless `allow_private_urls`, and the connection goes to the address that
 (no second lookup a DNS rebinding could change). Redirects are not followed (a redirect could
 point anywhere, so no hop is ever fetched unchecked). The download is capped at
 `max_image_bytes` and ends at `url_timeout` seconds after it began, however slowly the server
-sends (a TLS handshake included); downloads run on their own `max_url_fetches` threads (`Downloads`), so slow servers
-cannot take the threads that decode images.
+sends (a TLS handshake included); downloads run on their own `max_url_fetches` threads
+(`Downloads`), so slow servers cannot take the threads that decode images.
 """
 
 from __future__ import annotations

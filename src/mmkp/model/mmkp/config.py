@@ -54,6 +54,9 @@ class MMKPConfig(ModelConfig):
     # every word of a training keyphrase (label); other words are produced by copying. None:
     # the whole vocabulary. A smaller output layer trains and decodes several times faster.
     output_vocab: int | None = None
+    # Beyond the paper: eps of label smoothing in L_gen over p_p's words (0: the paper's
+    # loss; modules.copy_generator).
+    label_smoothing: float = 0.0
 
     # Where the paper and its public code differ (docs/model.md, "paper vs code"). The copy
     # from the classifier follows the paper (it measured better: benchmarks/RESULTS.md, "noise
@@ -107,6 +110,8 @@ class MMKPConfig(ModelConfig):
                 f"image_text_gate={self.image_text_gate!r} needs s_c: set use_image, "
                 "noise_filter and image_text_matching to true, or image_text_gate: none"
             )
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.output_vocab is not None and self.output_vocab < 1:
             raise ValueError(f"output_vocab must be >= 1, got {self.output_vocab}")
         check_sizes(

@@ -117,6 +117,7 @@ class MMKP(PointerDecoding, nn.Module):
             output_ids=None
             if c.output_vocab is None
             else output_ids(label_word_ids, min(c.output_vocab, vocab_size)),
+            label_smoothing=c.label_smoothing,
         )
         self.input_dropout = nn.Dropout(c.dropout)
         # Rebuilt from labels.json with the model, so not part of the saved state.

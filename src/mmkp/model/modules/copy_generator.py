@@ -25,7 +25,10 @@ which sums to 2 - lambda; we do not). Source OOV words have extended ids >= |V| 
 reachable only by copying. Without the classifier copy, p_c = p_a.
 
 Loss (eq. 19): L_gen = -sum_j log P(y_j) over the target tokens of a row, averaged over the
-rows that have a target. Training asks the generator for log P at the targets only
+rows that have a target. Beyond the paper, `label_smoothing` eps replaces log P(y_j) by
+(1 - eps) log P(y_j) + eps mean_w log p_p(w): the cross-entropy against a target smoothed over
+p_p's words (the copy distributions are not smoothed; eps 0 is the paper's loss, bit for bit).
+Training asks the generator for log P at the targets only
 (`targets=`, `target_loss`): the same numbers, bit for bit, without building P over the
 extended vocabulary. Inference computes log P only where P can be non-zero, the ids p_p
 covers and the row's copied ids (`support`, `mmkp.model.modules.support`): the same numbers
@@ -105,7 +108,7 @@ class CopyGenerator(nn.Module):
     without it p_p = softmax(W_o x_j + b_o), eq. 10 as the paper writes it. `output_ids`:
     the distinct vocabulary ids p_p covers (a target vocabulary; None: all `vocab_size`).
     `copy_lambda`: a fixed lambda_c (the paper's hyper-parameter); None learns it,
-    sigmoid(w_c^T x_j + b_c)."""
+    sigmoid(w_c^T x_j + b_c). `label_smoothing`: eps of the loss at the targets (module doc)."""
 
     def __init__(
         self,
@@ -118,9 +121,11 @@ class CopyGenerator(nn.Module):
         hidden: bool = True,
         copy_lambda: float | None = None,
         output_ids: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
     ):
         super().__init__()
         self.vocab_size = vocab_size
+        self.label_smoothing = label_smoothing
         self.hidden = nn.Linear(features, size) if hidden else None
         self.dropout = nn.Dropout(dropout)
         outputs = vocab_size if output_ids is None else len(output_ids)
@@ -152,11 +157,13 @@ class CopyGenerator(nn.Module):
         support: Support | None = None,
     ) -> torch.Tensor:
         """x_j (B, T, F), alpha (B, T, L), src_ext_ids (B, L), V_ext, p_k -> log P (B, T, V_ext);
-        with `targets` (B, T) extended ids, log P at those ids only: (B, T, 1); with `support`
+        with `targets` (B, T) extended ids, log P at those ids only (smoothed with
+        `label_smoothing`, module doc): (B, T, 1); with `support`
         (this batch's `self.support(...)`, inference only), log P at its ids: (B, T, S)."""
         batch, steps, _ = features.shape
         hidden = features if self.hidden is None else torch.tanh(self.hidden(features))
-        vocab = torch.softmax(self.out(self.dropout(hidden)), -1)  # p_p (eq. 10)
+        logits = self.out(self.dropout(hidden))
+        vocab = torch.softmax(logits, -1)  # p_p (eq. 10)
         switch = torch.sigmoid(self.switch(features))  # (B, T, 1) lambda
         source_share = 1.0 - switch  # (B, T, 1)
         shares: list[torch.Tensor] = []  # the copied ids' shares, labels first
@@ -179,7 +186,11 @@ class CopyGenerator(nn.Module):
         copy_ids = self._copy_ids(src_ext_ids, labels)  # (B, W + L)
         if targets is not None:
             copy_ids = copy_ids.unsqueeze(1).expand(-1, steps, -1)
-            return self._at_targets(switch, vocab, copy_ids, copy_shares, targets)
+            at_targets = self._at_targets(switch, vocab, copy_ids, copy_shares, targets)
+            if not self.label_smoothing:
+                return at_targets
+            uniform = logits.log_softmax(-1).mean(-1, keepdim=True)  # mean_w log p_p(w)
+            return (1.0 - self.label_smoothing) * at_targets + self.label_smoothing * uniform
         if torch.is_grad_enabled():
             probs = features.new_zeros(batch, steps, ext_size)
             if self.output_ids is None:
