@@ -71,16 +71,20 @@ def cases(args: argparse.Namespace) -> list[Case]:
             found.append(
                 Case(
                     f"mmkp train {args.train.name}, {threads} thread(s)",
-                    ["train", "--config", str(args.train), "--out", "{run}"]
-                    + ["--set", f"train.threads={threads}"],
+                    [
+                        *("train", "--config", str(args.train), "--out", "{run}"),
+                        *("--set", f"train.threads={threads}"),
+                    ],
                 )
             )
         if args.predict:
             found.append(
                 Case(
                     f"mmkp predict, 600 dev posts, {threads} thread(s)",
-                    ["predict", "--model", str(args.predict), "--input", "{run}/dev.txt"]
-                    + ["--out", "{run}/predictions.jsonl", "--threads", str(threads)],
+                    [
+                        *("predict", "--model", str(args.predict), "--input", "{run}/dev.txt"),
+                        *("--out", "{run}/predictions.jsonl", "--threads", str(threads)),
+                    ],
                 )
             )
     return found
@@ -105,7 +109,14 @@ def main() -> None:
     if args.predict and not args.posts:
         parser.error("--predict needs --posts")
 
-    rows = ["| command | alone (s) | beside a busy loop (s) | ratio | load at start (alone / busy) |"]
+    columns = [
+        "command",
+        "alone (s)",
+        "beside a busy loop (s)",
+        "ratio",
+        "load at start (alone / busy)",
+    ]
+    rows = ["| " + " | ".join(columns) + " |"]
     rows.append("|---|---:|---:|---:|---|")
     for index, case in enumerate(cases(args)):
         timings = {}
