@@ -43,6 +43,10 @@ class Batch:
     # summing to 1 (0 where the post has no neighbour); None without retrieval.
     neighbour_labels: torch.Tensor | None = None
     neighbour_weights: torch.Tensor | None = None
+    # The post's frozen MiniLM sentence embedding (`mmkp.features.sentence_encoder`), for
+    # models that read one (MM-MKP's `sentence_features`): (B, D) float32, unit-length rows;
+    # None when the model reads none.
+    sentence: torch.Tensor | None = None
 
     @property
     def size(self) -> int:

@@ -61,9 +61,11 @@ def collate(
     vocab: Vocab | None = None,
     grid_lookup: GridLookup | None = None,
     neighbours: NeighbourLookup | None = None,
+    sentences: np.ndarray | None = None,
 ) -> Batch:
     """Pad examples into a Batch; `grid_lookup(post_id)` gives a (49, C) grid or None,
-    `neighbours(post_index)` the post's neighbour votes (retrieval) or None.
+    `neighbours(post_index)` the post's neighbour votes (retrieval) or None, `sentences`
+    (P, D) the sentence embedding of each post by post_index (`Batch.sentence`) or None.
 
     `vocab`, when given, is checked to be the one the examples were built with (their
     extended ids start at its size).
@@ -106,7 +108,19 @@ def collate(
         post_index=torch.tensor([e.post_index for e in examples], dtype=torch.long),
         neighbour_labels=neighbour_labels,
         neighbour_weights=neighbour_weights,
+        sentence=None if sentences is None else _sentences(examples, sentences),
     )
+
+
+def _sentences(examples: Sequence[Example], sentences: np.ndarray) -> torch.Tensor:
+    """(B, D) float32: each row's post embedding, picked by post_index from (P, D)."""
+    rows = [example.post_index for example in examples]
+    if sentences.ndim != 2 or max(rows) >= len(sentences):
+        raise ValueError(
+            f"sentence embeddings of shape {sentences.shape} do not cover post {max(rows)}: "
+            "embed every post of the split"
+        )
+    return torch.from_numpy(np.ascontiguousarray(sentences[rows], dtype=np.float32))
 
 
 def iter_batches(
@@ -163,6 +177,7 @@ def length_sorted_batches(
     *,
     grid_lookup: GridLookup | None = None,
     neighbours: NeighbourLookup | None = None,
+    sentences: np.ndarray | None = None,
     shard: Sharding | None = None,
 ) -> Iterator[tuple[list[int], Batch]]:
     """Batches sorted by source length (less padding for beam search), each with the
@@ -174,4 +189,5 @@ def length_sorted_batches(
     groups = length_buckets(lengths, batch_size, seed=None)
     for group in groups if shard is None else shard(groups):
         rows = [examples[i] for i in group]
-        yield group, collate(rows, grid_lookup=grid_lookup, neighbours=neighbours)
+        batch = collate(rows, grid_lookup=grid_lookup, neighbours=neighbours, sentences=sentences)
+        yield group, batch

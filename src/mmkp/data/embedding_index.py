@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmkp.data.layout import ENTITY_JOIN, SEG
+from mmkp.data.layout import ENTITY_JOIN, SEG, source_text
+from mmkp.data.record import Post
 from mmkp.io import atomic_open
 
 EMBEDDINGS_FILE = "retrieval-minilm.npy"
@@ -31,6 +32,13 @@ def sentence_text(source: str) -> str:
     ocr, _, entities = rest.partition(f" {SEG} ")
     names = ", ".join(name.strip() for name in entities.split(ENTITY_JOIN) if name.strip())
     return " . ".join(part for part in (post.strip(), ocr.strip(), names) if part)
+
+
+def semantic_text(post: Post, which: str) -> str:
+    """The text of a post a sentence encoder reads: X_S ("post") or X_T ("source", as
+    `sentence_text`). The rerank's semantic term (`decode.semantic_text`) and MM-MKP's
+    sentence features (`model.sentence_features`) both choose with it."""
+    return post.text if which == "post" else sentence_text(source_text(post))
 
 
 class EmbeddingIndex:

@@ -19,16 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmkp.data.embedding_index import Embed, sentence_text
-from mmkp.data.layout import source_text
-from mmkp.data.record import Post
+from mmkp.data.embedding_index import Embed, semantic_text
+
+# semantic_text (which text of a post MiniLM reads) lives with the sentence text it builds on,
+# since the model's sentence features choose with it too; importable from here as before.
+__all__ = ["SemanticQueries", "SemanticScorer", "semantic_text", "softmax"]
 
 CACHE_SIZE = 100_000  # keyphrase embeddings kept (384 float32 each: about 150 MB at most)
-
-
-def semantic_text(post: Post, which: str) -> str:
-    """What a post's keyphrases are compared with: its text X_S ("post") or X_T ("source")."""
-    return post.text if which == "post" else sentence_text(source_text(post))
 
 
 def softmax(values: Sequence[float], temperature: float) -> list[float]:

@@ -4,10 +4,11 @@
 Members are decoded on one batch, built by the first member's processor: so everything
 that turns a post into a batch must be the same in every directory (the vocabulary, hence
 the extended vocabulary and the output size; the label set the classifiers and the copy
-from labels index; the text options; the image featurizer and grid width; the retrieval
-settings and index, whose neighbour votes every member's copy and the rerank read). Those
-come from the data and vocabulary config, not from the seed, so models of one config trained
-with different seeds always agree. The decode settings are the first member's.
+from labels index; the text options; the image featurizer and grid width; which text's MiniLM
+embedding the batch carries, `model.sentence_features`; the retrieval settings and index,
+whose neighbour votes every member's copy and the rerank read). Those come from the data and
+vocabulary config, not from the seed, so models of one config trained with different seeds
+always agree. The decode settings are the first member's.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SHARED: dict[str, Callable[[Checkpoint], Any]] = {
     "image featurizer (processor.json)": lambda c: c.processor_config,
     "grid backbone (config.json 'backbone')": lambda c: c.config.backbone,
     "grid width (model.image_dim)": lambda c: getattr(c.config.model, "image_dim", None),
+    "sentence features (model.sentence_features)": lambda c: c.config.model.sentence_input,
     "retrieval settings (model.retrieval)": lambda c: c.config.model.retrieval,
     "retrieval index (retrieval.json)": lambda c: (
         None if c.retrieval is None else (c.retrieval.texts, c.retrieval.labels)

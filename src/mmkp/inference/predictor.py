@@ -53,13 +53,14 @@ import torch
 from PIL import Image
 
 from mmkp.data.batch import GRID_SIDE, GridLookup
+from mmkp.data.embedding_index import Embed, semantic_text
 from mmkp.data.record import Entity, Post
 from mmkp.data.tokenize import normalise
 from mmkp.decoding.config import DecodeConfig
 from mmkp.decoding.ensemble import Ensemble, EnsembleEncoded
 from mmkp.decoding.generate import ScoredKeyphrase
 from mmkp.decoding.heads import predict_keyphrases
-from mmkp.decoding.semantic import SemanticScorer, semantic_text
+from mmkp.decoding.semantic import SemanticQueries, SemanticScorer
 from mmkp.devices import resolve_device
 from mmkp.evaluation.prediction_files import Prediction
 from mmkp.features.featurizer import ImageFeatures, ImageFeaturizer
@@ -71,7 +72,7 @@ from mmkp.inference.checkpoint import ZERO_SHOT, Checkpoint, load_checkpoint
 from mmkp.inference.ensemble import load_members
 from mmkp.inference.hub import resolve_model
 from mmkp.model.outputs import Encoded
-from mmkp.model.protocol import INPUT_GRID
+from mmkp.model.protocol import INPUT_GRID, INPUT_SENTENCE
 
 log = logging.getLogger("mmkp.inference")
 INPUT_ID = "input"  # the id `predict` gives the single post it builds
@@ -203,6 +204,7 @@ class Predictor:
         self.model = models[0] if not members else Ensemble(models)
         self.decode = decode or checkpoint.config.decode
         self.processor = checkpoint.processor()
+        self._embed: Embed | None = None
         self._semantic: SemanticScorer | None = None
         if featurizer is not None:
             self.processor.use_featurizer(featurizer)
@@ -252,12 +254,29 @@ class Predictor:
         return cls.load(directory, decode=decode, featurizer=featurizer, device=device)
 
     @property
+    def sentence_embed(self) -> Embed:
+        """The MiniLM encoder (loaded at its first call) of the model's sentence features and
+        the rerank's semantic term: one for both."""
+        if self._embed is None:
+            self._embed = sentence_embed()
+        return self._embed
+
+    @property
     def semantic_scorer(self) -> SemanticScorer:
         """The MiniLM scorer of `decode.semantic_weight`, built at its first use; it caches
         the candidate keyphrases' embeddings for the predictor's life."""
         if self._semantic is None:
-            self._semantic = SemanticScorer(sentence_embed())
+            self._semantic = SemanticScorer(self.sentence_embed)
         return self._semantic
+
+    @property
+    def sentence_text(self) -> str | None:
+        """Which text of a post ("post", "source") the model reads a MiniLM embedding of
+        (`INPUT_SENTENCE`, MM-MKP's `model.sentence_features`); None: it reads none. An
+        ensemble's members agree on it (`mmkp.inference.ensemble`)."""
+        if INPUT_SENTENCE not in self.model.inputs:
+            return None
+        return self.checkpoint.config.model.sentence_input
 
     def use_retrieval_encoder(self, encoder: str) -> None:
         """Retrieve neighbours with `encoder` (tfidf, minilm or both; `model.retrieval`)
@@ -442,15 +461,18 @@ class Predictor:
     ) -> list[PredictionResult]:
         """The posts' results in their order, decoded in batches of similar source length."""
         lookup = grid_lookup if self.uses_image else None
-        batches = self.processor.batches(posts, batch_size, grid_lookup=lookup)
+        which = self.sentence_text
+        sentences = (  # (P, D): the chunk's posts embedded once, for the model's H_f
+            None if which is None else self.sentence_embed([semantic_text(p, which) for p in posts])
+        )
+        batches = self.processor.batches(posts, batch_size, grid_lookup=lookup, sentences=sentences)
         results: list[PredictionResult | None] = [None] * len(posts)
         for rows, cpu_batch in batches:
             batch = cpu_batch.to(self.device)  # moved once; decoding follows its tensors
             encoded = self.model.encode(batch)
             semantic = None
-            if settings.semantic_weight > 0:  # the batch's posts, embedded in one call
-                texts = [semantic_text(posts[i], settings.semantic_text) for i in rows]
-                semantic = self.semantic_scorer.queries(texts)
+            if settings.semantic_weight > 0:
+                semantic = self._semantic_queries(posts, rows, settings.semantic_text, sentences)
             ranked = predict_keyphrases(
                 self.model,
                 batch,
@@ -463,6 +485,15 @@ class Predictor:
             for row, (i, keyphrases) in enumerate(zip(rows, ranked, strict=True)):
                 results[i] = _result(posts[i], keyphrases, encoded, row, cpu_batch.has_image)
         return results  # type: ignore[return-value]  # every row is filled once
+
+    def _semantic_queries(
+        self, posts: Sequence[Post], rows: list[int], which: str, sentences: np.ndarray | None
+    ) -> SemanticQueries:
+        """The batch's posts for the rerank's semantic term: the model's sentence features
+        when they embed the same text (not embedded twice), else embedded in one call."""
+        if sentences is not None and which == self.sentence_text:
+            return SemanticQueries(self.semantic_scorer, sentences[rows])
+        return self.semantic_scorer.queries([semantic_text(posts[i], which) for i in rows])
 
 
 def normalised_text(text: str) -> str:

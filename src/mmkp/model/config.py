@@ -52,6 +52,13 @@ class ModelConfig:
                 f"embeddings={self.embeddings!r}, embedding_file={self.embedding_file!r}"
             )
 
+    @property
+    def sentence_input(self) -> str | None:
+        """Which text of a post the model reads a frozen MiniLM embedding of ("post" or
+        "source", `mmkp.data.embedding_index.semantic_text`), None: none. Training embeds
+        every post of its splits with it, the predictor each post it decodes."""
+        return None
+
     def unused_terms(self, terms: tuple[str, ...], *, images: bool) -> dict[str, str]:
         """The requested loss terms this config switches off, each with the reason (`images`:
         whether the data carries image grids). A stage whose terms are all unused cannot

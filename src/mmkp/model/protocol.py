@@ -3,7 +3,8 @@
 Every member of the model family is an `nn.Module` with:
 
 - `config` (its `ModelConfig` subclass) and `inputs`, what it reads of a batch: "text"
-  (X_T), "grid" (the 7x7 image region features);
+  (X_T), "grid" (the 7x7 image region features), "sentence" (the post's frozen MiniLM
+  embedding, `Batch.sentence`, of the text `config.sentence_input` names);
 - `forward(batch, terms) -> Losses`, the requested loss terms (what DistributedDataParallel
   and the training loop call);
 - `encode(batch) -> Encoded`, and one or both heads:
@@ -24,7 +25,7 @@ from mmkp.data.batch import Batch
 from mmkp.model.config import ModelConfig
 from mmkp.model.outputs import Encoded, Losses
 
-INPUT_TEXT, INPUT_GRID = "text", "grid"
+INPUT_TEXT, INPUT_GRID, INPUT_SENTENCE = "text", "grid", "sentence"
 
 
 class KeyphraseModel(Protocol):

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mmkp.config_loader import from_dict, to_dict
 from mmkp.data.batch import Batch, GridLookup
 from mmkp.data.batching import length_sorted_batches
@@ -167,9 +169,12 @@ class Processor:
         batch_size: int,
         *,
         grid_lookup: GridLookup | None,
+        sentences: np.ndarray | None = None,
     ) -> Iterator[tuple[list[int], Batch]]:
         """One row per post, in batches of similar source length, each with its posts'
-        positions; grids by post id from `grid_lookup`, neighbour votes from the index."""
+        positions; grids by post id from `grid_lookup`, neighbour votes from the index,
+        `sentences` (len(posts), D) the posts' sentence embeddings (for a model that reads
+        them: `Batch.sentence`)."""
         examples = self.text.examples(posts, one2one=False)
         index = self.retrieval
         return length_sorted_batches(
@@ -177,4 +182,5 @@ class Processor:
             batch_size,
             grid_lookup=grid_lookup,
             neighbours=None if index is None else index.lookup(posts),
+            sentences=sentences,
         )

@@ -7,9 +7,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+
 from mmkp.data.batch import Batch, GridLookup
 from mmkp.data.batching import Sharding, batch_indices, collate, length_buckets
 from mmkp.data.config import DataConfig, SplitConfig
+from mmkp.data.embedding_index import Embed, semantic_text
 from mmkp.data.errors import ErrorLog
 from mmkp.data.formats import load_posts
 from mmkp.data.neighbours import NeighbourLookup, RetrievalIndex, RetrievalOptions
@@ -97,6 +100,11 @@ class TrainingData:
     retrieval: RetrievalIndex | None = None
     train_neighbours: NeighbourLookup | None = None
     dev_neighbours: NeighbourLookup | None = None
+    # With the model's `sentence_input` (MM-MKP's `sentence_features`): each split's posts'
+    # MiniLM embeddings (P, 384) by post position, embedded once here (`Batch.sentence`).
+    train_sentences: np.ndarray | None = None
+    dev_sentences: np.ndarray | None = None
+    itm_sentences: np.ndarray | None = None
 
     @property
     def itm_neighbours(self) -> NeighbourLookup | None:
@@ -110,12 +118,14 @@ class TrainingData:
         seed: int | None,
         by_length: bool = False,
         neighbours: NeighbourLookup | None = None,
+        sentences: np.ndarray | None = None,
         shard: Sharding | None = None,
     ) -> Iterator[Batch]:
         """Batches in file order (`seed=None`) or shuffled by `seed`; `by_length` groups rows
         of similar source length (see `length_buckets`) so less time goes into padding;
-        `neighbours`: the split's retrieval votes; `shard`: this process's share of the
-        batches (`mmkp.training.distributed`), chosen before any is collated."""
+        `neighbours`: the split's retrieval votes; `sentences`: its posts' embeddings;
+        `shard`: this process's share of the batches (`mmkp.training.distributed`), chosen
+        before any is collated."""
         if by_length:
             lengths = [len(example.src_tokens) for example in examples]
             groups = length_buckets(lengths, batch_size, seed=seed)
@@ -125,7 +135,12 @@ class TrainingData:
         if shard is not None:
             groups = shard(groups)
         return (
-            collate([examples[i] for i in g], grid_lookup=self.grid_lookup, neighbours=neighbours)
+            collate(
+                [examples[i] for i in g],
+                grid_lookup=self.grid_lookup,
+                neighbours=neighbours,
+                sentences=sentences,
+            )
             for g in groups
         )
 
@@ -148,6 +163,7 @@ class TrainingData:
             seed=seed,
             by_length=by_length,
             neighbours=self.train_neighbours,
+            sentences=self.train_sentences,
             shard=shard,
         )
         pairs = self.itm_examples if with_itm else []
@@ -157,6 +173,7 @@ class TrainingData:
             seed=seed + 1,
             by_length=by_length,
             neighbours=self.itm_neighbours,
+            sentences=self.itm_sentences,
             shard=shard,
         )
         counts = -(-len(self.train_examples) // batch_size), -(-len(pairs) // batch_size)
@@ -191,9 +208,12 @@ def prepare_data(
     vocab: Vocab | None = None,
     labels: LabelSet | None = None,
     retrieval: RetrievalOptions | None = None,
+    sentence_input: str | None = None,
 ) -> TrainingData:
     """Read the splits and build (or reuse) the vocabulary and label set from training posts;
-    with `retrieval` (the model's), the retrieval index and every split's neighbour votes."""
+    with `retrieval` (the model's), the retrieval index and every split's neighbour votes;
+    with `sentence_input` (the model's: "post" or "source"), every split's posts' MiniLM
+    embeddings of that text."""
     train_posts, dev_posts = load_split(config.train), load_split(config.dev)
     test_posts = load_split(config.test) if config.test is not None else []
     for warning in split_overlap(train_posts, dev_posts, test_posts or None):
@@ -230,12 +250,17 @@ def prepare_data(
         processor=processor_config,
         grid_width=grid_width,
     )
+    embed = sentence_embed()  # MiniLM, loaded at its first call, shared by both uses below
     if retrieval is not None:
-        embed = None if retrieval.encoder == "tfidf" else sentence_embed()  # MiniLM: embedded once
-        index = RetrievalIndex.build(train_posts, labels, retrieval, embed=embed)
+        dense = None if retrieval.encoder == "tfidf" else embed  # MiniLM: embedded once
+        index = RetrievalIndex.build(train_posts, labels, retrieval, embed=dense)
         data.retrieval = index
         data.train_neighbours = index.lookup(train_posts, exclude_self=True)
         data.dev_neighbours = index.lookup(dev_posts)
+    if sentence_input is not None:
+        data.train_sentences = _train_sentences(embed, data, sentence_input)
+        data.dev_sentences = _embed_posts(embed, dev_posts, sentence_input)
+        data.itm_sentences = _embed_posts(embed, itm_posts, sentence_input)
     log.info(
         "data: %d train posts (%d pairs), %d dev posts, %d D_itm pairs; vocab %d, labels %d",
         len(train_posts),
@@ -246,3 +271,18 @@ def prepare_data(
         len(labels),
     )
     return data
+
+
+def _train_sentences(embed: Embed, data: TrainingData, which: str) -> np.ndarray:
+    """The training posts' embeddings: a MiniLM retrieval index already holds those of X_T
+    (`semantic_text(post, "source")`, the texts it indexes), so "source" reuses them."""
+    dense = None if data.retrieval is None else data.retrieval.dense
+    if which == "source" and dense is not None:
+        return dense.embeddings
+    return _embed_posts(embed, data.train_posts, which)
+
+
+def _embed_posts(embed: Embed, posts: list[Post], which: str) -> np.ndarray:
+    """(P, 384) MiniLM embeddings of the posts' `which` text ("post" or "source")."""
+    log.info("sentence features: embedding %d posts' %s text with MiniLM", len(posts), which)
+    return embed([semantic_text(post, which) for post in posts])

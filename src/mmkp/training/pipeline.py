@@ -154,9 +154,15 @@ def _prepare(config: ExperimentConfig, out: Path, *, resume: bool) -> TrainingDa
     if resume and (saved / VOCAB_FILE).is_file():
         vocab, labels = Vocab.load(saved / VOCAB_FILE), LabelSet.load(saved / LABELS_FILE)
         return prepare_data(
-            config.data, vocab=vocab, labels=labels, retrieval=config.model.retrieval
+            config.data,
+            vocab=vocab,
+            labels=labels,
+            retrieval=config.model.retrieval,
+            sentence_input=config.model.sentence_input,
         )
-    return prepare_data(config.data, retrieval=config.model.retrieval)
+    return prepare_data(
+        config.data, retrieval=config.model.retrieval, sentence_input=config.model.sentence_input
+    )
 
 
 def _first_stage(config: ExperimentConfig) -> str:

@@ -124,6 +124,7 @@ class StageRecipe:
             self.config.train.eval_batch_size,
             grid_lookup=data.grid_lookup,
             neighbours=data.dev_neighbours,
+            sentences=data.dev_sentences,
             shard=self.distributed.deal_batches,
         )
         for rows, batch in batches:
@@ -290,6 +291,7 @@ class StageRecipe:
             seed=None,
             by_length=self.config.train.by_length,
             neighbours=self.data.dev_neighbours,
+            sentences=self.data.dev_sentences,
             shard=self.distributed.deal_batches,
         )
 

@@ -22,6 +22,7 @@ MMKP_LOSS_TERMS = ("itm", "irtm", "cla", "gen")
 # How the OCR and entity tokens of X_T are gated (model.modules.segment_gate).
 ImageTextGate = Literal["none", "score", "learned"]
 IMAGE_TEXT_GATES: tuple[str, ...] = ("none", "score", "learned")
+SENTENCE_FEATURES: tuple[str, ...] = ("none", "post", "source")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ class MMKPConfig(ModelConfig):
     # decoder's attention and copy (modules.segment_gate); "none": the paper's filter, which
     # gates only H_I. Needs the matcher (s_c).
     image_text_gate: ImageTextGate = "none"
+    # Beyond the paper (issue 24): the frozen MiniLM embedding of the post's text X_S ("post")
+    # or of X_T ("source", as decode.semantic_text reads them), projected to d by a
+    # zero-initialised Linear and added to H_f, so it reaches the classifier and every
+    # decoding step (modules.sentence_projection); "none": the paper's H_f. Needs H_f (the
+    # classifier).
+    sentence_features: Literal["none", "post", "source"] = "none"
 
     loss_terms: ClassVar[tuple[str, ...]] = MMKP_LOSS_TERMS
     # Stage 2 trains the generator only by default, as the paper's public code does.
@@ -92,6 +99,7 @@ class MMKPConfig(ModelConfig):
         "region_contrast": False,
         "matcher_interaction": False,
         "image_text_gate": "none",
+        "sentence_features": "none",
     }
 
     def __post_init__(self) -> None:
@@ -109,6 +117,17 @@ class MMKPConfig(ModelConfig):
             raise ValueError(
                 f"image_text_gate={self.image_text_gate!r} needs s_c: set use_image, "
                 "noise_filter and image_text_matching to true, or image_text_gate: none"
+            )
+        if self.sentence_features not in SENTENCE_FEATURES:
+            raise ValueError(
+                f"sentence_features must be one of {SENTENCE_FEATURES}, got "
+                f"{self.sentence_features!r}"
+            )
+        if self.sentence_features != "none" and not self.uses_classifier:
+            raise ValueError(
+                f"sentence_features={self.sentence_features!r} is added to H_f, which only the "
+                "classifier computes: set use_cla_loss or use_classifier_copy to true, or "
+                "sentence_features: none"
             )
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
@@ -160,6 +179,10 @@ class MMKPConfig(ModelConfig):
     def gates_image_text(self) -> bool:
         """Whether s_c also gates the OCR and entity tokens of X_T (modules.segment_gate)."""
         return self.image_text_gate != "none"
+
+    @property
+    def sentence_input(self) -> str | None:
+        return None if self.sentence_features == "none" else self.sentence_features
 
     @property
     def uses_regions(self) -> bool:

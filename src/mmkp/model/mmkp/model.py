@@ -5,6 +5,8 @@
               M_T, H_I --ImageTextMatcher--> s_c                              (eq. 3)
               M_T, H_I, s_c --RegionFilter--> A, H_I' = sigmoid(A) (.) H_I    (eq. 4-5)
               M_T, H_I' --KeyphraseClassifier--> H_f, label logits            (eq. 6-8)
+              (option sentence_features, beyond the paper: H_f += W_s MiniLM(post) before
+              the label logits and the decoder)
               (option image_text_gate, beyond the paper: s_c --SegmentGate--> g on the OCR
               and entity tokens; H_T' = g (.) H_T, M_T' = max-pool H_T' for the classifier,
               log g added to the decoder's attention scores)
@@ -46,9 +48,10 @@ from mmkp.model.modules.image_text_matcher import ImageTextMatcher, matching_los
 from mmkp.model.modules.pointer_decoding import PointerDecoding
 from mmkp.model.modules.region_filter import RegionFilter, region_contrast_loss, region_loss
 from mmkp.model.modules.segment_gate import GatedText, SegmentGate
+from mmkp.model.modules.sentence_projection import SentenceProjection
 from mmkp.model.modules.text_encoder import TextEncoder, TextEncoding
 from mmkp.model.outputs import Encoded, Losses
-from mmkp.model.protocol import INPUT_GRID, INPUT_TEXT
+from mmkp.model.protocol import INPUT_GRID, INPUT_SENTENCE, INPUT_TEXT
 
 
 @dataclass
@@ -126,10 +129,17 @@ class MMKP(PointerDecoding, nn.Module):
         init_word_embeddings(
             self.text_encoder.embedding, embeddings, others=(self.text_encoder.type_embedding,)
         )
+        # Built last (zero-initialised, but nn.Linear draws its init first), so that one seed
+        # gives every other weight the value it has without the option.
+        self.sentence_projection = None
+        if c.sentence_input is not None:  # H_f exists: the config refuses it otherwise
+            self.sentence_projection = SentenceProjection(d)
 
     @property
     def inputs(self) -> frozenset[str]:
-        return frozenset({INPUT_TEXT, INPUT_GRID} if self.config.use_image else {INPUT_TEXT})
+        grid = {INPUT_GRID} if self.config.use_image else set()
+        sentence = {INPUT_SENTENCE} if self.sentence_projection is not None else set()
+        return frozenset({INPUT_TEXT, *grid, *sentence})
 
     @property
     def has_classifier(self) -> bool:
@@ -148,6 +158,8 @@ class MMKP(PointerDecoding, nn.Module):
         fused = logits = None
         if self.classifier is not None:
             fused = self.classifier.fuse(pooled, noise.filtered, noise.region_mask)  # H_f
+            if self.sentence_projection is not None:
+                fused = self.sentence_projection(fused, batch.sentence)  # (B, d)
             logits = self.classifier(fused)
         return Encoded.of_text(
             replace(text, memory=memory),
