@@ -168,3 +168,18 @@ def test_collate_pads_the_neighbour_votes_of_each_row():
     assert batch.neighbour_labels.tolist() == [[1, 0], [-100, -100]]
     assert batch.neighbour_weights.tolist() == [[0.75, 0.25], [0.0, 0.0]]
     assert collate(processor.examples(posts)).neighbour_labels is None
+
+
+def test_collate_gives_each_row_its_posts_sentence_embedding():
+    posts = [
+        Post("p", "cats sofa", keyphrases=["cats", "sofa"]),
+        Post("q", "dogs", keyphrases=["dogs"]),
+    ]
+    examples = TextProcessor(Vocab.build(posts), LabelSet.build(posts)).examples(posts)
+    sentences = np.arange(6, dtype=np.float64).reshape(2, 3)  # (P, D) by post position
+    batch = collate(examples, sentences=sentences)  # rows: p, p, q
+    assert batch.sentence.dtype == torch.float32
+    assert batch.sentence.tolist() == [[0, 1, 2], [0, 1, 2], [3, 4, 5]]
+    assert collate(examples).sentence is None
+    with pytest.raises(ValueError, match=r"shape \(1, 3\) do not cover post 1"):
+        collate(examples, sentences=sentences[:1])
