@@ -11,7 +11,7 @@ from pathlib import Path
 from mmkp.training.config import load_config
 from mmkp.training.data import prepare_data
 from mmkp.training.device import Hardware
-from mmkp.training.distributed import Distributed
+from mmkp.training.distributed import Distributed, end_rank
 from mmkp.training.recipe import StageRecipe
 
 
@@ -34,3 +34,4 @@ if __name__ == "__main__":
     result = dev_evaluation(sys.argv[1], Path(sys.argv[2]).parent, sys.argv[3:])
     if result is not None:
         Path(sys.argv[2]).write_text(json.dumps(result), encoding="utf-8")
+    end_rank(0)  # as `mmkp train` ends a rank

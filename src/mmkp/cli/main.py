@@ -100,6 +100,16 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    code = _run(args)
+    if os.environ.get("RANK") is not None:  # a torchrun rank: no interpreter finalisation
+        from mmkp.training.distributed import end_rank
+
+        end_rank(code)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit status; an error becomes one line on stderr and its status."""
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

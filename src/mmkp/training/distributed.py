@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -85,7 +86,8 @@ class Distributed:
             # gloo's worker threads drop a finished collective's tensors after the caller has
             # moved on, and a tensor Python has seen needs the GIL to go; a thread that asks
             # for it while the interpreter exits aborts the process ("terminate called
-            # without an active exception"). Waiting here releases the GIL until they are done.
+            # without an active exception"). Waiting here releases the GIL, which is enough
+            # unless the machine is loaded; `end_rank` closes the rest.
             self.barrier()
         finally:
             dist.destroy_process_group()
@@ -144,3 +146,16 @@ class Distributed:
 
 
 SINGLE = Distributed()  # one process: no collective, nothing changes
+
+
+def end_rank(code: int) -> NoReturn:
+    """End a torchrun rank's process with `code`, its logs and output flushed, without the
+    interpreter's finalisation. DDP keeps the process group alive past
+    `destroy_process_group`, so gloo's worker threads are never joined, and one still
+    dropping a collective's tensors when finalisation starts asks for the GIL and aborts the
+    process (SIGABRT, 1 run in ~8 on a loaded machine; benchmarks/RESULTS.md, "DDP on
+    gloo"). Every file the run writes is complete by then (written atomically)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
