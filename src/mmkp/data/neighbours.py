@@ -1,8 +1,9 @@
 """Retrieval: the training posts most similar to a post, and their keyphrases' votes.
 
 Similarity is the cosine of TF-IDF vectors of X_T (post + OCR + entities, as
-`mmkp.data.layout.source_text` writes it) built with scikit-learn: ``tf = 1 + log(count)``
-(`sublinear_tf`), ``idf = log((1 + N) / (1 + df)) + 1``, rows L2-normalised. Used by the kNN
+`mmkp.data.layout.source_text` writes it; `mmkp.data.tfidf`, scikit-learn's TF-IDF):
+``tf = 1 + log(count)`` (`sublinear_tf`), ``idf = log((1 + N) / (1 + df)) + 1``, rows
+L2-normalised. Used by the kNN
 baselines (`mmkp.retrieval`) and by models whose config has `retrieval` (a decoder that copies
 from the neighbours' keyphrases, a decode-time rerank with their votes): the index over the
 training split is saved with such a model (`RetrievalIndex.save`) so inference retrieves from
@@ -26,6 +27,7 @@ import numpy as np
 from mmkp.data.embedding_index import Embed, EmbeddingIndex
 from mmkp.data.layout import source_text
 from mmkp.data.record import Post
+from mmkp.data.tfidf import TfidfVectors
 from mmkp.data.vocab import LabelSet
 from mmkp.io import write_json_atomic
 
@@ -64,19 +66,12 @@ class TfidfIndex:
     """TF-IDF rows of a collection of texts, searchable by cosine similarity."""
 
     def __init__(self, documents: Sequence[str], options: TfidfOptions | None = None):
-        # scikit-learn takes about a second to import: only models with `retrieval` need it.
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         self.options = options or TfidfOptions()
-        self._vectorizer = TfidfVectorizer(
-            analyzer=self._terms,
-            sublinear_tf=self.options.sublinear_tf,
-            min_df=self.options.min_df,
-            smooth_idf=True,
-            norm="l2",
+        self._vectors = TfidfVectors(
+            self._terms, sublinear_tf=self.options.sublinear_tf, min_df=self.options.min_df
         )
         try:
-            self._matrix = self._vectorizer.fit_transform(documents)  # (N, V) CSR
+            self._matrix = self._vectors.fit_transform(documents)  # (N, V) CSR
         except ValueError:  # no document has a content word: nothing is similar to anything
             self._matrix = None
         self.size = len(documents)
@@ -91,7 +86,7 @@ class TfidfIndex:
         """(M, N) cosine similarity of each query to every indexed document."""
         if self._matrix is None:
             return np.zeros((len(queries), self.size))
-        return (self._vectorizer.transform(queries) @ self._matrix.T).toarray()
+        return (self._vectors.transform(queries) @ self._matrix.T).toarray()
 
     def neighbours(
         self, queries: Sequence[str], k: int, *, exclude: Sequence[int] | None = None
