@@ -22,6 +22,7 @@ AGREED = {
 
 FULL_RECIPE_ON_REAL = {"copy", "topic", "m3h-att"}  # benchmarks/RESULTS.md, issue 24
 
+
 def test_packaged_suites_load():
     table1 = load_suite("table1")
     keys = {system.key for system in table1.systems}
