@@ -1,7 +1,6 @@
 """The `knn` baseline: keyphrases of the k training posts most similar to the query.
 
-Similarity is the TF-IDF cosine of X_T = post text + OCR + entities (`mmkp.data.neighbours`,
-on scikit-learn).
+Similarity is the TF-IDF cosine of X_T = post text + OCR + entities (`mmkp.data.neighbours`).
 Each keyphrase scores the sum of the similarities of the neighbours that carry it. When the
 neighbours yield fewer than top_k keyphrases (a query sharing no word with any training
 post), the list is filled with the most frequent training keyphrases, scored 0.

@@ -16,7 +16,7 @@ def build_baseline(name: str, *, k: int | None = None) -> Baseline:
     """A fresh, unfitted baseline; `k` (neighbours) applies to the kNN ones only."""
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
-    # Imported on use, so `mmkp baseline --help` (which lists BASELINES) loads no sklearn.
+    # Imported on use, so `mmkp baseline --help` (which lists BASELINES) loads no scipy.
     from mmkp.retrieval.frequency import FrequencyBaseline
     from mmkp.retrieval.knn import KnnOptions, TfidfKnnBaseline
 

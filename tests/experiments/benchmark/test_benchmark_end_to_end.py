@@ -65,6 +65,7 @@ def test_quick_suite_trains_scores_and_tabulates(first_run):
     dev_scores = json.loads((out / "runs/mmkp/quick-seed-1/dev_scores.json").read_text())
     assert float(rows["mmkp"]["F1@1 mean"]) == pytest.approx(dev_scores["scores"]["F1@1"])
     assert rows["mmkp"]["seeds"] == "1" and rows["mmkp"]["F1@1 std"] == ""
+    assert rows["mmkp"]["note"] == "with decode.max_len=6"  # the suite's override, said
     # what each run cost: its wall clock, and posts/s from the seconds `mmkp train` (or the
     # retrieval job) recorded for predicting the scored split
     for key in ("mmkp", "knn", "frequency"):

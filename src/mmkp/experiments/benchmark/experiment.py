@@ -18,7 +18,7 @@ from mmkp.experiments.benchmark.plan import Plan, PlannedRow, PlanOptions, plan_
 from mmkp.experiments.benchmark.plot import write_plot
 from mmkp.experiments.benchmark.runner import Progress, read_marker, run_jobs
 from mmkp.experiments.benchmark.scoring import gold_posts, run_scores
-from mmkp.experiments.benchmark.suite import Suite
+from mmkp.experiments.benchmark.suite import DataKind, Suite
 from mmkp.experiments.benchmark.table import SystemResult, Table, build_table, to_csv, to_markdown
 from mmkp.io import output_dir, write_text_atomic
 
@@ -61,7 +61,8 @@ def run_benchmark(
     failures = {}
     if options.train:
         failures = run_jobs(plan.jobs, workers=options.workers, on_progress=on_progress)
-    table = build_table(suite, [_result(row, failures) for row in plan.rows], _caption(plan))
+    results = [_result(row, failures, plan.data) for row in plan.rows]
+    table = build_table(suite, results, _caption(plan))
     files = (out / "table.md", out / "table.csv", out / "table.png")
     write_text_atomic(files[0], to_markdown(table))
     write_text_atomic(files[1], to_csv(table))
@@ -69,11 +70,15 @@ def run_benchmark(
     return BenchmarkResult(table, files, failures)
 
 
-def _result(row: PlannedRow, failures: dict[str, str]) -> SystemResult:
-    """A planned system's finished runs, with the runs that failed or have not run noted."""
+def _result(row: PlannedRow, failures: dict[str, str], data: DataKind) -> SystemResult:
+    """A planned system's finished runs, with the suite's overrides of its config (e.g. an
+    epoch budget) and the runs that failed or have not run noted."""
     if row.reason is not None:
         return SystemResult(row.system, note=row.reason)
+    spec = row.system.run_spec(data)
     runs, notes, pending = [], [], []
+    if spec is not None and spec.set:
+        notes.append(f"with {', '.join(spec.set)}")
     for job in row.jobs:
         marker = read_marker(job)
         if marker is not None:
