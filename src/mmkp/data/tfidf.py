@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:  # scipy is imported where rows are built: `--help` reads this module's names
+    from scipy import sparse
 
 Analyzer = Callable[[str], list[str]]  # a text's terms
 
@@ -90,6 +93,8 @@ def _count(
     """Term counts (float64), one row per text and `width` columns (default: as many as
     `column` gave out); `column` gives a term's column or None to leave the term out. A row's
     entries are sorted by column."""
+    from scipy import sparse
+
     columns: list[int] = []
     values: list[int] = []
     indptr = [0]
@@ -118,6 +123,8 @@ def _frequent(
 ) -> tuple[sparse.csr_array, dict[str, int]]:
     """The counts and vocabulary without the terms in fewer than `min_df` rows (columns
     renumbered in order, entries kept in order)."""
+    from scipy import sparse
+
     keep = np.bincount(counts.indices, minlength=len(first_use)) >= min_df
     renumber = (np.cumsum(keep) - 1).astype(counts.indices.dtype)
     kept = keep[counts.indices]  # per entry
