@@ -8,7 +8,7 @@ network). docs/model.md says what each switch removes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from mmkp.model.config import (
     ModelConfig,
@@ -21,8 +21,10 @@ from mmkp.model.config import (
 MMKP_LOSS_TERMS = ("itm", "irtm", "cla", "gen")
 # How the OCR and entity tokens of X_T are gated (model.modules.segment_gate).
 ImageTextGate = Literal["none", "score", "learned"]
-IMAGE_TEXT_GATES: tuple[str, ...] = ("none", "score", "learned")
-SENTENCE_FEATURES: tuple[str, ...] = ("none", "post", "source")
+IMAGE_TEXT_GATES: tuple[str, ...] = get_args(ImageTextGate)
+# Which text's frozen MiniLM embedding joins H_f (none: the paper's model).
+SentenceFeatures = Literal["none", "post", "source"]
+SENTENCE_FEATURES: tuple[str, ...] = get_args(SentenceFeatures)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class MMKPConfig(ModelConfig):
     # zero-initialised Linear and added to H_f, so it reaches the classifier and every
     # decoding step (modules.sentence_projection); "none": the paper's H_f. Needs H_f (the
     # classifier).
-    sentence_features: Literal["none", "post", "source"] = "none"
+    sentence_features: SentenceFeatures = "none"
 
     loss_terms: ClassVar[tuple[str, ...]] = MMKP_LOSS_TERMS
     # Stage 2 trains the generator only by default, as the paper's public code does.
