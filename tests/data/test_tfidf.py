@@ -55,3 +55,11 @@ def test_known_values():
 def test_an_index_without_terms_finds_nothing():
     index = TfidfIndex(["!!!", "???"], TfidfOptions())
     assert index.similarities(["cat"]).tolist() == [[0.0, 0.0]]
+
+
+def test_a_second_fit_forgets_the_first_vocabulary():
+    vectors = TfidfVectors(str.split)
+    vectors.fit_transform(["old words here"])
+    vectors.fit_transform(["new text"])
+    assert vectors.vocabulary == {"new": 0, "text": 1}
+    assert vectors.transform(["old"]).nnz == 0

@@ -46,6 +46,7 @@ class TfidfVectors:
             if not first_use:
                 raise ValueError(f"no term is in {self.min_df} or more documents")
         # the vocabulary in sorted order; each row keeps its entries' order (by first use)
+        self.vocabulary = {}  # a second fit starts afresh
         rank = np.empty(len(first_use), dtype=counts.indices.dtype)
         for position, (term, first) in enumerate(sorted(first_use.items())):
             self.vocabulary[term] = position
