@@ -1,7 +1,7 @@
 """Prediction speed of the code before and after a change, measured in one run (issue 21).
 
 Run: .venv/bin/python benchmarks/speed.py --model DIR --before ../base/src [--after src]
-        [--rounds 3] [--batch-size 64] [--out benchmarks/speed.md]
+        [--rounds 3] [--batch-size 64] [--minilm-precision bf16] [--out benchmarks/speed.md]
      .venv/bin/python benchmarks/speed.py --images --before ../base/src [--after src]
         [--rounds 3] [--out benchmarks/speed-images.md]
 
@@ -15,7 +15,8 @@ predicts the 600 dev posts of the agreed split (valid lines 4,771-5,370) as `mmk
 posts/s by wall clock and by process CPU time (the latter holds up better on a machine
 shared with other jobs), its peak RSS, and its predictions. The load average is written
 beside each figure, and the two sides' predictions are byte-compared (an exact change gives
-identical keyphrases and scores). The table is printed and written to --out.
+identical keyphrases and scores). `--minilm-precision bf16` embeds in bfloat16 on the after
+side only: with the same tree on both sides it measures that choice against fp32. The table is printed and written to --out.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ POSTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmkp" / "vali
 DEV = slice(4770, 5370)
 
 
-def child(model: str, posts_path: str, batch_size: int, out: str) -> None:
+def child(
+    model: str, posts_path: str, batch_size: int, out: str, minilm_precision: str | None
+) -> None:
     """One measurement in this process: prints a JSON line, writes the predictions."""
     import resource
     import time
@@ -46,6 +49,8 @@ def child(model: str, posts_path: str, batch_size: int, out: str) -> None:
     torch.set_num_threads(1)
     posts = load_posts(posts_path)[DEV]
     predictor = Predictor.load(model)
+    if minilm_precision is not None:
+        predictor.use_minilm_precision(minilm_precision)
     list(predictor.predict_many(posts[:batch_size], batch_size))  # warm-up
     wall, cpu = time.perf_counter(), time.process_time()
     results = list(predictor.predict_many(posts, batch_size))
@@ -57,7 +62,9 @@ def child(model: str, posts_path: str, batch_size: int, out: str) -> None:
     print(json.dumps({"wall": len(posts) / wall, "cpu": len(posts) / cpu, "rss": peak}))
 
 
-def measure(src: Path, args: argparse.Namespace, out: Path, images: str | None) -> dict[str, float]:
+def measure(
+    src: Path, args: argparse.Namespace, out: Path, images: str | None, side: str
+) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(src.resolve()), OMP_NUM_THREADS="1")
     command = [sys.executable, __file__, "--child", "--predictions", str(out)]
     if images is not None:
@@ -65,6 +72,8 @@ def measure(src: Path, args: argparse.Namespace, out: Path, images: str | None) 
     else:
         command += ["--model", str(args.model), "--posts", str(args.posts)]
         command += ["--batch-size", str(args.batch_size)]
+        if side == "after" and args.minilm_precision is not None:
+            command += ["--minilm-precision", args.minilm_precision]
     load = os.getloadavg()[0]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -110,7 +119,7 @@ def compare(args: argparse.Namespace, tmp: Path, title: str, images: str | None,
     files = {side: tmp / f"{side}.jsonl" for side in runs}
     for round_ in range(args.rounds):
         for side, src in (("before", args.before), ("after", args.after)):
-            runs[side].append(measure(src, args, files[side], images))
+            runs[side].append(measure(src, args, files[side], images, side))
             print(f"{title}, round {round_ + 1} {side}: {runs[side][-1]}", file=sys.stderr)
     identical = files["before"].read_bytes() == files["after"].read_bytes()
     return table(title, runs, identical, args.rounds, unit)
@@ -125,6 +134,11 @@ def main() -> None:
     parser.add_argument("--posts", type=Path, default=POSTS, help="the CMKP valid split file")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--minilm-precision",
+        choices=("fp32", "bf16"),
+        help="the after side's MiniLM precision (the before side's is its default, fp32)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "speed.md")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--predictions", help=argparse.SUPPRESS)
@@ -134,7 +148,13 @@ def main() -> None:
         if args.images:
             image_child(args.image_list, args.predictions)
         else:
-            child(str(args.model), str(args.posts), args.batch_size, args.predictions)
+            child(
+                str(args.model),
+                str(args.posts),
+                args.batch_size,
+                args.predictions,
+                args.minilm_precision,
+            )
         return
     if args.before is None:
         parser.error("--before (the src/ folder of the code before the change) is required")

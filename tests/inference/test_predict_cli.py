@@ -182,3 +182,23 @@ def test_device_is_passed_to_the_predictor_and_a_bad_one_is_named(checkpoint_dir
     explain = ["explain", "--model", str(checkpoint_dir), "--text", "hi", "--out", "case.png"]
     assert main([*explain, "--device", "tpu"]) == 2  # refused before anything is drawn
     assert "got 'tpu'" in capsys.readouterr().err
+
+
+def test_minilm_precision_is_set_for_the_run_and_a_bad_one_is_refused(checkpoint_dir, capsys):
+    from mmkp.features.sentence_encoder import shared_encoder
+
+    model = ["predict", "--model", str(checkpoint_dir), "--text", "rain again in london"]
+    assert main([*model, "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    encoder = shared_encoder()
+    try:
+        # this model embeds nothing with MiniLM: the same keyphrases, the encoder switched
+        assert main([*model, "--json", "--minilm-precision", "bf16"]) == 0
+        assert json.loads(capsys.readouterr().out) == default
+        assert encoder.precision == "bf16"
+    finally:
+        encoder.set_precision("fp32")
+    with pytest.raises(SystemExit) as refused:  # argparse's usage error
+        main([*model, "--minilm-precision", "fp16"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'fp16' (choose from 'fp32', 'bf16')" in capsys.readouterr().err

@@ -8,11 +8,14 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from mmkp.data.embedding_index import EMBEDDINGS_FILE
 from mmkp.data.neighbours import INDEX_FILE
+from mmkp.features.sentence_encoder import shared_encoder
 from mmkp.inference.checkpoint import load_checkpoint, save_checkpoint
 from mmkp.inference.predictor import Predictor
+from mmkp.scale.predict import Predict
 from mmkp.training.config import load_config
 from mmkp.training.data import load_split, prepare_data
 from mmkp.training.pipeline import run_training
@@ -102,6 +105,25 @@ def test_minilm_levers_switch_on_at_predict_time_and_off_changes_nothing(tmp_pat
     assert (run.model_dir / EMBEDDINGS_FILE).is_file()  # cached at the first switch
     cached = Predictor.load(run.model_dir).processor.retrieval
     assert cached is not None and cached.dense is not None  # read back, not embedded again
+    # `mmkp predict --engine ray --retrieval-encoder --minilm-precision` switch on each actor
+    # as locally; bf16 embeds the queries, the index keeps the float32 embeddings it was given
+    threads, encoder = torch.get_num_threads(), shared_encoder()
+    try:
+        actor = Predict(
+            str(run.model_dir), None, None, 4, None, False, 1,
+            retrieval_encoder="both", minilm_precision="bf16",
+        )  # fmt: skip
+        torch.set_num_threads(threads)  # the actor set its own
+        switched = actor.predictor.processor.retrieval
+        assert switched is not None and switched.options.encoder == "both"
+        assert encoder.precision == "bf16" and switched.dense is not None
+        np.testing.assert_array_equal(switched.dense.embeddings, cached.dense.embeddings)
+        local = Predictor.load(run.model_dir)
+        local.use_retrieval_encoder("both")
+        expected = [r.texts for r in local.predict_many(posts, 4)]
+        assert [r.texts for r in actor.predictor.predict_many(posts, 4)] == expected
+    finally:
+        encoder.set_precision("fp32")
 
 
 def test_the_semantic_term_leaves_training_alone_and_reranks_the_final_predictions(tmp_path):

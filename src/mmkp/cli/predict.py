@@ -37,6 +37,7 @@ from mmkp.cli.options import (
 )
 from mmkp.data.neighbours import ENCODERS
 from mmkp.decoding.config import DecodeConfig
+from mmkp.features.minilm_precision import MINILM_PRECISIONS
 
 if TYPE_CHECKING:
     from mmkp.data.record import Post
@@ -110,6 +111,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="for a model with model.retrieval: retrieve the neighbours by tfidf, minilm or "
         "both instead of the model's own encoder (a decode-time switch; docs/decoding.md)",
     )
+    parser.add_argument(
+        "--minilm-precision",
+        choices=MINILM_PRECISIONS,
+        help="MiniLM's precision for the posts and candidates it embeds (default fp32, exact); "
+        "bf16: about 1.7x faster on a CPU with AVX512-BF16, keyphrases nearly always the same "
+        "(docs/decoding.md)",
+    )
     add_device_option(parser)
     add_config_options(parser, DecodeConfig, "decode")
     add_engine_options(parser, batch="posts")
@@ -152,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
     predictor.decode = config_from_options(predictor.decode, args, "decode")
     if args.retrieval_encoder is not None:
         predictor.use_retrieval_encoder(args.retrieval_encoder)
+    if args.minilm_precision is not None:
+        predictor.use_minilm_precision(args.minilm_precision)
     if args.text is not None:
         result = predictor.predict(args.text, image=args.image)
         print(json.dumps(result.to_dict()) if args.json else format_result(result))
@@ -227,6 +237,8 @@ def _run_ray(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         images_dir=args.images,
         text_only=args.text_only,
+        retrieval_encoder=args.retrieval_encoder,
+        minilm_precision=args.minilm_precision,
         options=ray_options(args),
     )
     skipped = f", {len(job.skipped)} finished before (skipped)" if job.skipped else ""

@@ -9,6 +9,15 @@ semantic term of the rerank (`decode.semantic_weight`).
 
     encoder = SentenceEncoder()                 # loads at the first call, on cpu
     encoder.encode(["a post", "a phrase"])      # (2, 384) float32, unit length
+    encoder.set_precision("bf16")               # its matrix products in bfloat16 from now on
+
+Precision (`MINILM_PRECISIONS`): fp32, the default, gives sentence-transformers' embeddings
+bit for bit. bf16 keeps the linear layers' weights in bfloat16 and runs the encoder under
+torch's autocast (embeddings, LayerNorm, pooling and the result stay float32): 1.7x the texts
+a second on a CPU with AVX512-BF16 (one core of this project's EPYC), cosines within about
+3e-5 of fp32's. Not exact: measured on the shipped model's dev predictions over 3 seeds
+(benchmarks/RESULTS.md, "MiniLM in bfloat16"), so it is a choice (`mmkp predict
+--minilm-precision bf16`), not the default.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +34,7 @@ import numpy as np
 import torch
 
 from mmkp.features.minilm import MAX_TOKENS, MiniLMEncoder, load_encoder
+from mmkp.features.minilm_precision import MiniLMPrecision, checked_precision
 
 DIM = 384  # all-MiniLM-L6-v2's sentence embedding width
 # Characters a batch may hold, padded to its longest text (`length_batches`): 64 keyphrases
@@ -48,8 +59,10 @@ class SentenceEncoder:
         batch_size: int = 64,
         char_budget: int = CHAR_BUDGET,
         recent: int = 0,
+        precision: MiniLMPrecision = "fp32",
     ):
         self.device = torch.device(device)
+        self.precision = checked_precision(precision)
         self.batch_size = batch_size
         self.char_budget = char_budget
         self._model: MiniLMEncoder | None = None
@@ -76,8 +89,21 @@ class SentenceEncoder:
             tokenizer.enable_truncation(MAX_TOKENS)
             tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
             self._tokenizer = tokenizer
-            self._model = load_encoder(folder).to(self.device)
+            self._model = _in_precision(load_encoder(folder), self.precision).to(self.device)
         return self._model
+
+    def set_precision(self, precision: MiniLMPrecision) -> None:
+        """Embed in `precision` from now on (the module docstring says what bf16 changes);
+        the texts remembered in the other precision are forgotten."""
+        precision = checked_precision(precision)
+        with self._lock:
+            if precision == self.precision:
+                return
+            self.precision = precision
+            self._recent.clear()
+            if self._model is not None:  # fp32 weights again need the file's, not a cast
+                self._model = None
+                self.load()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length embeddings (N, 384), float32; (0, 384) for no texts. A text among the
@@ -109,13 +135,29 @@ class SentenceEncoder:
         pieces = self._tokenizer.encode_batch([text.strip() for text in texts])
         ids = torch.tensor([p.ids for p in pieces], dtype=torch.long, device=device)
         attention = torch.tensor([p.attention_mask for p in pieces], device=device)
-        return model(ids, attention).cpu().numpy()
+        with self._autocast(device):
+            return model(ids, attention).float().cpu().numpy()
+
+    def _autocast(self, device: torch.device) -> AbstractContextManager[object]:
+        if self.precision == "fp32":
+            return nullcontext()
+        return torch.autocast(device.type, dtype=torch.bfloat16)
 
     def _remember(self, text: str, embedding: np.ndarray) -> None:
         if self._recent_size:
             self._recent[text] = embedding
             if len(self._recent) > self._recent_size:
                 self._recent.popitem(last=False)
+
+
+def _in_precision(model: MiniLMEncoder, precision: MiniLMPrecision) -> MiniLMEncoder:
+    """bf16: the linear layers' weights stored in bfloat16, so autocast finds them cast
+    already (no float32 copy cast again for every batch, and half their memory)."""
+    if precision == "bf16":
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.to(torch.bfloat16)
+    return model
 
 
 def length_batches(texts: Sequence[str], most: int, char_budget: int) -> list[list[int]]:

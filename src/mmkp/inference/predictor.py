@@ -65,9 +65,10 @@ from mmkp.devices import resolve_device
 from mmkp.evaluation.prediction_files import Prediction
 from mmkp.features.featurizer import ImageFeatures, ImageFeaturizer
 from mmkp.features.images import ImageError
+from mmkp.features.minilm_precision import MiniLMPrecision
 from mmkp.features.ocr import OcrLine
 from mmkp.features.posts import featurize_posts
-from mmkp.features.sentence_encoder import sentence_embed
+from mmkp.features.sentence_encoder import sentence_embed, shared_encoder
 from mmkp.inference.checkpoint import ZERO_SHOT, Checkpoint, load_checkpoint
 from mmkp.inference.ensemble import load_members
 from mmkp.inference.hub import resolve_model
@@ -277,6 +278,14 @@ class Predictor:
         if INPUT_SENTENCE not in self.model.inputs:
             return None
         return self.checkpoint.config.model.sentence_input
+
+    def use_minilm_precision(self, precision: MiniLMPrecision) -> None:
+        """Embed with MiniLM in `precision` (fp32 or bf16; `mmkp.features.sentence_encoder`)
+        from now on: the posts as retrieval queries, the rerank's candidates and the model's
+        sentence features. The training posts' embeddings the retrieval index already holds
+        stay as made (float32, at training): switch the retrieval encoder first."""
+        shared_encoder().set_precision(precision)
+        self._semantic = None  # its cached keyphrases were embedded in the other precision
 
     def use_retrieval_encoder(self, encoder: str) -> None:
         """Retrieve neighbours with `encoder` (tfidf, minilm or both; `model.retrieval`)

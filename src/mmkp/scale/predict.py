@@ -24,6 +24,7 @@ from mmkp.data.errors import ErrorLog
 from mmkp.data.record import Post
 from mmkp.decoding.config import DecodeConfig
 from mmkp.evaluation.prediction_files import Prediction, PredictionWriter
+from mmkp.features.minilm_precision import MiniLMPrecision
 from mmkp.features.prepare import input_error
 from mmkp.inference.predictor import ImagePolicy, Predictor
 from mmkp.io import atomic_open, output_dir
@@ -56,11 +57,17 @@ class Predict:
         images_dir: str | None,
         text_only: bool,
         threads: int,
+        retrieval_encoder: str | None = None,
+        minilm_precision: MiniLMPrecision | None = None,
     ) -> None:
         torch.set_num_threads(threads)
         self.predictor = Predictor.load(model, device=device)
         if decode is not None:
             self.predictor.decode = decode(self.predictor.decode)
+        if retrieval_encoder is not None:
+            self.predictor.use_retrieval_encoder(retrieval_encoder)
+        if minilm_precision is not None:
+            self.predictor.use_minilm_precision(minilm_precision)
         self.batch_size = batch_size
         self.images_dir = images_dir
         self.featurize = self.predictor.uses_image and not text_only
@@ -110,9 +117,13 @@ def predict_shards(
     batch_size: int = 32,
     images_dir: str | Path | None = None,
     text_only: bool = False,
+    retrieval_encoder: str | None = None,
+    minilm_precision: MiniLMPrecision | None = None,
     options: RayOptions | None = None,
 ) -> ShardedPredict:
-    """Predict every shard matching `pattern` into out/<shard name>.jsonl on Ray."""
+    """Predict every shard matching `pattern` into out/<shard name>.jsonl on Ray; `decode`,
+    `retrieval_encoder` and `minilm_precision` are applied on each actor as the local engine
+    applies them."""
     options = options or RayOptions()
     out = output_dir(out)
     result = ShardedPredict()
@@ -130,6 +141,8 @@ def predict_shards(
         "images_dir": None if images_dir is None else str(images_dir),
         "text_only": text_only,
         "threads": max(1, int(options.num_cpus)),
+        "retrieval_encoder": retrieval_encoder,
+        "minilm_precision": minilm_precision,
     }
     with ray_session(options) as ray:
         for shard, rows in by_shard(run_shards(ray, todo, Predict, args, options)):
