@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from mmkp.cli.main import main
 from mmkp.data.record import Entity, Post
@@ -79,6 +80,24 @@ def test_golden_output(predictor: Predictor):
     scores = [kp.score for kp in result.keyphrases]
     assert scores == sorted(scores, reverse=True)  # best first
     assert result.match_score is None and result.region_scores is None
+
+
+def test_bf16_ranks_with_the_models_own_encoder_and_fp32_gives_the_golden_output_again():
+    predictor = Predictor.load(ZERO_SHOT)  # its own: the module's fixture stays fp32
+    predictor.use_minilm_precision("bf16")
+    model = predictor.model
+    assert model.encoder.precision == "bf16" and model.minilm is model.encoder.load()
+    assert model.minilm.layers[0].query.weight.dtype == torch.bfloat16
+    result = predictor.predict(POST)
+    assert result.texts[0] == "ucl"  # bf16 moves scores by about 1e-3 (not golden)
+    assert [kp.score for kp in result.keyphrases] == pytest.approx(
+        [score for _, score in GOLDEN[: len(result.keyphrases)]], abs=0.05
+    )
+    predictor.use_minilm_precision("fp32")
+    assert model.minilm is model.encoder.load()  # the reloaded module is the submodule
+    assert model.minilm.layers[0].query.weight.dtype == torch.float32
+    again = predictor.predict(POST)
+    assert [(kp.text, round(kp.score, 4)) for kp in again.keyphrases] == GOLDEN
 
 
 def test_batch_top_k_and_refused_text(predictor: Predictor):

@@ -51,3 +51,19 @@ def test_the_model_is_loaded_on_the_device_setting(tiny_dir):
     predictor = app.state.service.predictor
     assert answer.status_code == 200 and answer.json()["keyphrases"]
     assert predictor.device.type == next(predictor.model.parameters()).device.type == device
+
+
+def test_the_minilm_precision_setting_reaches_the_predictor(tiny_dir, capsys):
+    from mmkp.features.sentence_encoder import shared_encoder
+
+    args = build_parser().parse_args(["--model", str(tiny_dir)])
+    assert settings_from(args).minilm_precision == "fp32"  # the default: exact
+    try:
+        app = create_app(ServeSettings(minilm_precision="bf16"), model_dir=tiny_dir)
+        with TestClient(app) as client:
+            assert client.post("/v1/keyphrases", json={"text": "rain in london"}).status_code == 200
+        assert shared_encoder().precision == "bf16"
+    finally:
+        shared_encoder().set_precision("fp32")
+    assert main(["--model", str(tiny_dir), "--set", "minilm_precision=fp16"]) == 2
+    assert "minilm_precision" in capsys.readouterr().err

@@ -101,9 +101,14 @@ class SentenceEncoder:
                 return
             self.precision = precision
             self._recent.clear()
-            if self._model is not None:  # fp32 weights again need the file's, not a cast
+            if self._model is None:
+                return
+            if precision == "bf16":  # cast in place: the same module, on its device
+                _in_precision(self._model, precision)
+            else:  # float32 weights again: the file's, not a cast back
+                device = next(self._model.parameters()).device
                 self._model = None
-                self.load()
+                self.load().to(device)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length embeddings (N, 384), float32; (0, 384) for no texts. A text among the

@@ -52,10 +52,11 @@ from mmkp.serve.urls import Downloads
 log = logging.getLogger("mmkp.serve")
 
 
-def load_predictor(model_dir: Path, device: str) -> Predictor:
-    """The predictor on `device` with its featurizer loaded now, so the first image waits
-    for nothing."""
-    predictor = Predictor.load(model_dir, device=device)
+def load_predictor(model_dir: Path, settings: ServeSettings) -> Predictor:
+    """The predictor on the settings' device, embedding in their MiniLM precision, with its
+    featurizer loaded now, so the first image waits for nothing."""
+    predictor = Predictor.load(model_dir, device=settings.device)
+    predictor.use_minilm_precision(settings.minilm_precision)
     try:
         predictor.processor.featurizer()  # the one its training images went through
     except ValueError as exc:  # a model whose backbone cannot be told: text-only service
@@ -81,7 +82,7 @@ def create_app(
         s = service.settings
         if service.predictor is None:
             assert service.model_dir is not None
-            service.predictor = await run_in_threadpool(load_predictor, service.model_dir, s.device)
+            service.predictor = await run_in_threadpool(load_predictor, service.model_dir, s)
         service.downloads = Downloads(s, service.metrics.fetched.inc)
         service.batcher = MicroBatcher(
             service.predictor,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mmkp.features.minilm_precision import MiniLMPrecision
+
 DEFAULT_IMAGE_TYPES = "jpeg png webp gif bmp"
 ENVIRONMENT = "MMKP_SERVE"  # how `python -m mmkp.serve` hands its options to each worker
 
@@ -19,6 +21,9 @@ class ServeSettings:
     # Where the model runs (`mmkp serve --device`): cpu, cuda, cuda:N or auto (cuda when a GPU
     # is visible); resolved by mmkp.devices, an unusable one refused at startup.
     device: str = "cpu"
+    # MiniLM's precision for the posts and candidates it embeds (`--set minilm_precision=bf16`:
+    # about 1.7x faster on a CPU with AVX512-BF16, not exact; docs/decoding.md)
+    minilm_precision: MiniLMPrecision = "fp32"
     # Request limits.
     max_text_chars: int = 5_000  # raw text characters per post (422 `text`)
     max_image_bytes: int = 10_000_000  # encoded image bytes (413 `image_base64` / `image`)

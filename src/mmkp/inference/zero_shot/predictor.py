@@ -29,6 +29,7 @@ from mmkp.data.vocab import SPECIALS, LabelSet, Vocab
 from mmkp.decoding.config import DecodeConfig
 from mmkp.decoding.generate import ScoredKeyphrase
 from mmkp.features.featurizer import ImageFeaturizer
+from mmkp.features.minilm_precision import MiniLMPrecision
 from mmkp.features.sentence_encoder import SentenceEncoder
 from mmkp.inference.checkpoint import Checkpoint, InferenceConfig
 from mmkp.inference.predictor import LoadedPost, PredictionResult, Predictor, RawPost
@@ -96,6 +97,13 @@ class ZeroShotPredictor(Predictor):
             processor_config=ProcessorConfig(),  # the default featurizer reads the images
         )
         return cls(checkpoint, decode=decode, featurizer=featurizer, device=device)
+
+    def use_minilm_precision(self, precision: MiniLMPrecision) -> None:
+        """The built-in model's own encoder embeds in `precision` (it ranks with no other)."""
+        model = self.model
+        assert isinstance(model, ZeroShotModel)
+        model.encoder.set_precision(precision)
+        model.minilm = model.encoder.load()  # a reloaded module replaces the submodule
 
     def load_post(self, raw: RawPost) -> LoadedPost:
         """As any model's, and the raw text's hashtags kept for the candidates (`#` and
