@@ -128,6 +128,11 @@ class DecoderOutput:
     hidden: torch.Tensor  # the next DecoderState.hidden: (B, d) the last s_j, or (B, t + T, e)
 
 
+# Energy values (B x T x L x d floats, 16 MB) a decoding step computes at once: a batch of 64
+# posts with beam 10 and a 400-token source would otherwise hold 300 MB for one step.
+ENERGY_BUDGET = 4 * 1024 * 1024
+
+
 class AdditiveAttention(nn.Module):
     """Bahdanau attention (part of eq. 9)."""
 
@@ -150,10 +155,17 @@ class AdditiveAttention(nn.Module):
         bias (B, L) or None -> context (B, T, d), attention (B, T, L). With `beam` > 1 the T
         steps are `beam` rows of T / beam steps each, and each row's context is its own
         product (one product for all the rows of a source sums in another order)."""
-        # tanh in place on the sum: the (B, T, L, d) energy is the largest tensor of a decoding
-        # step, and a second one costs its allocation and a pass of page faults
-        energy = (self.query(states).unsqueeze(2) + keys.unsqueeze(1)).tanh_()  # (B, T, L, d)
-        scores = self.v(energy).squeeze(-1)  # (B, T, L)
+        query = self.query(states)  # (B, T, d)
+        # Without autograd a few sources at a time (the same values: the energy is elementwise
+        # and v one dot product per position): the whole batch's energy is the peak of memory.
+        sources = len(query)
+        if not torch.is_grad_enabled():
+            sources = max(1, ENERGY_BUDGET // query.shape[1:].numel() // keys.shape[1])
+        if sources >= len(query):
+            scores = self._scores(query, keys)
+        else:
+            parts = zip(query.split(sources), keys.split(sources), strict=True)
+            scores = torch.cat([self._scores(q, k) for q, k in parts])
         if bias is not None:
             scores = scores + bias.unsqueeze(1)
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
@@ -164,6 +176,13 @@ class AdditiveAttention(nn.Module):
         rows = attention.reshape(batch * beam, steps // beam, length)
         context = rows @ memory.repeat_interleave(beam, 0)  # (B * beam, T / beam, d)
         return context.view(batch, steps, -1), attention
+
+    def _scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """v^T tanh(W_s s_j + W_h h_i): query (B, T, d), keys (B, L, d) -> (B, T, L). The
+        tanh runs in place on the sum: the (B, T, L, d) energy is the largest tensor of a
+        decoding step, and a second one costs its allocation and a pass of page faults."""
+        energy = (query.unsqueeze(2) + keys.unsqueeze(1)).tanh_()  # (B, T, L, d)
+        return self.v(energy).squeeze(-1)
 
 
 class Decoder(nn.Module):
