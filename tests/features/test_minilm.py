@@ -71,11 +71,13 @@ def test_bf16_embeds_close_to_fp32_and_fp32_again_is_exact():
     linear = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert len(linear) == 36 and all(m.weight.dtype == torch.bfloat16 for m in linear)
     assert model.word.weight.dtype == torch.float32  # embeddings and LayerNorms stay fp32
+    assert encoder._tokenizer.padding["pad_to_multiple_of"] == 8  # few shapes for oneDNN
     half = encoder.encode(TEXTS)  # not the remembered fp32 embeddings: forgotten
     assert half.dtype == np.float32 and not np.array_equal(half, full)
     np.testing.assert_allclose(np.linalg.norm(half, axis=1), 1.0, rtol=1e-6)
     assert (half * full).sum(axis=1).min() > 0.999  # the same directions, to bf16's rounding
     encoder.set_precision("fp32")  # the file's weights again, not a cast back
+    assert encoder._tokenizer.padding["pad_to_multiple_of"] is None  # the longest, exactly
     np.testing.assert_array_equal(encoder.encode(TEXTS), full)
     with pytest.raises(ValueError, match="MiniLM precision must be one of fp32, bf16, got 'fp16'"):
         encoder.set_precision("fp16")  # type: ignore[arg-type]

