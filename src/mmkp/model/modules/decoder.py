@@ -156,16 +156,14 @@ class AdditiveAttention(nn.Module):
         steps are `beam` rows of T / beam steps each, and each row's context is its own
         product (one product for all the rows of a source sums in another order)."""
         query = self.query(states)  # (B, T, d)
-        # Without autograd a few sources at a time (the same values: the energy is elementwise
-        # and v one dot product per position): the whole batch's energy is the peak of memory.
+        # Without autograd a few sources at a time (the same values: the energy is elementwise,
+        # v one dot product per position, the context one product per beam row): the whole
+        # batch's energy is the peak of memory.
         sources = len(query)
         if not torch.is_grad_enabled():
             sources = max(1, ENERGY_BUDGET // query.shape[1:].numel() // keys.shape[1])
-        if sources >= len(query):
-            scores = self._scores(query, keys)
-        else:
-            parts = zip(query.split(sources), keys.split(sources), strict=True)
-            scores = torch.cat([self._scores(q, k) for q, k in parts])
+        pairs = zip(query.split(sources), keys.split(sources), strict=True)
+        scores = _joined([self._scores(q, k) for q, k in pairs])
         if bias is not None:
             scores = scores + bias.unsqueeze(1)
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
@@ -174,7 +172,10 @@ class AdditiveAttention(nn.Module):
             return attention @ memory, attention
         batch, steps, length = attention.shape
         rows = attention.reshape(batch * beam, steps // beam, length)
-        context = rows @ memory.repeat_interleave(beam, 0)  # (B * beam, T / beam, d)
+        # (B * beam, T / beam, d); the memory repeated per beam row is as large as the energy,
+        # so it is made for the same few sources at a time
+        pairs = zip(rows.split(sources * beam), memory.split(sources), strict=True)
+        context = _joined([r @ m.repeat_interleave(beam, 0) for r, m in pairs])
         return context.view(batch, steps, -1), attention
 
     def _scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
@@ -183,6 +184,11 @@ class AdditiveAttention(nn.Module):
         decoding step, and a second one costs its allocation and a pass of page faults."""
         energy = (query.unsqueeze(2) + keys.unsqueeze(1)).tanh_()  # (B, T, L, d)
         return self.v(energy).squeeze(-1)
+
+
+def _joined(parts: list[torch.Tensor]) -> torch.Tensor:
+    """The parts along dim 0; one part as it is (no copy)."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 class Decoder(nn.Module):
