@@ -16,7 +16,8 @@ posts/s by wall clock and by process CPU time (the latter holds up better on a m
 shared with other jobs), its peak RSS, and its predictions. The load average is written
 beside each figure, and the two sides' predictions are byte-compared (an exact change gives
 identical keyphrases and scores). `--minilm-precision bf16` embeds in bfloat16 on the after
-side only: with the same tree on both sides it measures that choice against fp32. The table is printed and written to --out.
+side only: with the same tree on both sides it measures that choice against fp32. The table
+is printed and written to --out.
 """
 
 from __future__ import annotations
