@@ -169,6 +169,8 @@ def test_option_errors_are_exit_2(checkpoint_dir, posts_file, capsys):
     assert "--threads must be at least 1, got 0" in capsys.readouterr().err
     assert main([*model, "--text", "hi", "--resume"]) == 2
     assert "--resume goes with --input" in capsys.readouterr().err
+    assert main([*model, "--text", "hi", "--ray-batch-size", "64"]) == 2
+    assert "--ray-batch-size go with --engine ray" in capsys.readouterr().err
 
 
 def test_device_is_passed_to_the_predictor_and_a_bad_one_is_named(checkpoint_dir, capsys):
