@@ -122,6 +122,15 @@ def test_minilm_levers_switch_on_at_predict_time_and_off_changes_nothing(tmp_pat
         local.use_retrieval_encoder("both")
         expected = [r.texts for r in local.predict_many(posts, 4)]
         assert [r.texts for r in actor.predictor.predict_many(posts, 4)] == expected
+        # with bf16 on, training posts embedded at a switch (no cache yet) are embedded in
+        # fp32, as at training, and cached so
+        fp32_rows = (run.model_dir / EMBEDDINGS_FILE).read_bytes()
+        (run.model_dir / EMBEDDINGS_FILE).unlink()
+        tfidf = Predictor.load(run.model_dir)
+        tfidf.use_retrieval_encoder("tfidf")
+        tfidf.use_retrieval_encoder("both")  # embeds the training posts, caches them
+        assert (run.model_dir / EMBEDDINGS_FILE).read_bytes() == fp32_rows
+        assert encoder.precision == "bf16"  # restored after
     finally:
         encoder.set_precision("fp32")
 
@@ -167,3 +176,14 @@ def test_a_model_trained_with_minilm_neighbours_ships_their_embeddings(tmp_path,
     index = load_checkpoint(run.model_dir).retrieval
     assert index is not None and index.dense is not None
     np.testing.assert_array_equal(index.dense.embeddings, saved)
+    monkeypatch.undo()
+    # without the cache and with bf16 on, loading embeds the training posts in fp32, as then
+    (run.model_dir / EMBEDDINGS_FILE).unlink()
+    encoder = shared_encoder()
+    try:
+        encoder.set_precision("bf16")
+        index = load_checkpoint(run.model_dir).retrieval
+        assert index is not None and index.dense is not None and encoder.precision == "bf16"
+        np.testing.assert_array_equal(index.dense.embeddings, saved)
+    finally:
+        encoder.set_precision("fp32")

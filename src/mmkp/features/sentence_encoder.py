@@ -25,8 +25,8 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -104,13 +104,25 @@ class SentenceEncoder:
             self._recent.clear()
             if self._model is None:
                 return
-            self._pad()
             if precision == "bf16":  # cast in place: the same module, on its device
+                self._pad()
                 _in_precision(self._model, precision)
-            else:  # float32 weights again: the file's, not a cast back
+            else:  # float32 weights again, and padding, from the files: not a cast back
                 device = next(self._model.parameters()).device
                 self._model = None
                 self.load().to(device)
+
+    @contextmanager
+    def exact(self) -> Iterator[None]:
+        """fp32 for what is embedded inside, the precision before restored after: the
+        training posts an index keeps are embedded as at training, whatever precision its
+        queries use (a bf16 copy cached beside a model would move every fp32 run after it)."""
+        before = self.precision
+        self.set_precision("fp32")
+        try:
+            yield
+        finally:
+            self.set_precision(before)
 
     def _pad(self) -> None:
         """Pad each batch to its longest text, as sentence-transformers does; in bf16 to a

@@ -49,7 +49,7 @@ from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.decoding.config import DecodeConfig
 from mmkp.features import backbones
 from mmkp.features.featurizer import FeaturizerConfig
-from mmkp.features.sentence_encoder import sentence_embed
+from mmkp.features.sentence_encoder import sentence_embed, shared_encoder
 from mmkp.features.store import FeatureStore
 from mmkp.inference.model_card import CARD_FILE, ModelCard, write_model_card
 from mmkp.inference.weights import WeightsSource, check_weights
@@ -168,11 +168,12 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
     load_model(model, str(checked.directory / MODEL_FILE))  # type: ignore[arg-type]
     model.eval()
     options = config.model.retrieval
-    retrieval = (
-        None
-        if options is None
-        else RetrievalIndex.load(checked.directory, options, len(labels), embed=sentence_embed())
-    )
+    retrieval = None
+    if options is not None:
+        with shared_encoder().exact():  # training posts without their cache: embedded as then
+            retrieval = RetrievalIndex.load(
+                checked.directory, options, len(labels), embed=sentence_embed()
+            )
     processor = read_processor_config(checked.directory) or implied_processor(config, model)
     return Checkpoint(
         model=model,

@@ -282,8 +282,9 @@ class Predictor:
     def use_minilm_precision(self, precision: MiniLMPrecision) -> None:
         """Embed with MiniLM in `precision` (fp32 or bf16; `mmkp.features.sentence_encoder`)
         from now on: the posts as retrieval queries, the rerank's candidates and the model's
-        sentence features. The training posts' embeddings the retrieval index already holds
-        stay as made (float32, at training): switch the retrieval encoder first."""
+        sentence features. The training posts' embeddings a retrieval index holds are
+        float32 whatever this says (made at training, or embedded exactly when a model has
+        none cached: `SentenceEncoder.exact`)."""
         shared_encoder().set_precision(precision)
         self._semantic = None  # its cached keyphrases were embedded in the other precision
 
@@ -298,7 +299,8 @@ class Predictor:
         if index is None:
             raise ValueError("a retrieval encoder needs a model saved with model.retrieval")
         options = dataclasses.replace(index.options, encoder=encoder)  # type: ignore[arg-type]
-        switched = index.with_options(options, embed=sentence_embed())
+        with shared_encoder().exact():  # the training posts, if embedded now, as at training
+            switched = index.with_options(options, embed=sentence_embed())
         directory = self.checkpoint.directory
         if index.dense is None and switched.dense is not None and directory is not None:
             try:
