@@ -100,6 +100,21 @@ def test_keyphrases_are_embedded_once_per_scorer_in_one_call_per_batch():
     assert table.calls[-1] == ["kca"]
 
 
+def test_known_keyphrases_are_never_embedded_nor_evicted():
+    table = Table()
+    known = {"kca": np.array(VECTORS["kca"], dtype=np.float32)}
+    scorer = SemanticScorer(table, known=known, cache_size=1)
+    posts = scorer.queries(["post"])
+    assert posts.cosines([["kca", "tv", "nba"]])[0] == pytest.approx(
+        {"kca": 0.6, "tv": -1.0, "nba": 0.0}
+    )
+    assert table.calls[-1] == ["tv", "nba"]  # "kca" came embedded
+    posts.cosines([["nba", "kca"]])  # "tv" was evicted, "kca" never is
+    assert table.calls[-1] == []
+    posts.cosines([["tv", "kca"]])
+    assert table.calls[-1] == ["tv"]
+
+
 def test_semantic_text_and_config_bounds():
     post = Post("p", "so excited", ocr="big sign", entities=[Entity("stage")])
     assert semantic_text(post, "post") == "so excited"

@@ -13,7 +13,8 @@ import torch
 from mmkp.data.embedding_index import EMBEDDINGS_FILE
 from mmkp.data.neighbours import INDEX_FILE
 from mmkp.features.sentence_encoder import shared_encoder
-from mmkp.inference.checkpoint import load_checkpoint, save_checkpoint
+from mmkp.inference.checkpoint import export_model, load_checkpoint, save_checkpoint
+from mmkp.inference.keyphrase_embeddings import KEYPHRASE_EMBEDDINGS_FILE
 from mmkp.inference.predictor import Predictor
 from mmkp.scale.predict import Predict
 from mmkp.training.config import load_config
@@ -151,6 +152,11 @@ def test_the_semantic_term_leaves_training_alone_and_reranks_the_final_predictio
     expected = [r.texts for r in predictor.predict_many(load_split(config.data.dev), 4)]
     written = (reranked.out_dir / "dev_predictions.jsonl").open()
     assert [json.loads(line)["keyphrases"] for line in written] == expected
+    # the rerank's training keyphrases come embedded with the model, and an export keeps them
+    assert not (plain.model_dir / KEYPHRASE_EMBEDDINGS_FILE).exists()
+    saved = (reranked.model_dir / KEYPHRASE_EMBEDDINGS_FILE).read_bytes()
+    exported = export_model(reranked.model_dir, tmp_path / "exported")
+    assert (exported / KEYPHRASE_EMBEDDINGS_FILE).read_bytes() == saved
 
 
 def _without_timings(history: dict[str, list[dict]]) -> dict[str, list[dict]]:

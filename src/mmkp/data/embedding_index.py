@@ -62,22 +62,33 @@ class EmbeddingIndex:
         return (vectors @ self.embeddings.T).astype(np.float64)
 
     def save(self, directory: str | Path) -> None:
-        with atomic_open(Path(directory) / EMBEDDINGS_FILE, "wb") as handle:
-            np.save(handle, self.embeddings, allow_pickle=False)
+        save_embeddings(Path(directory) / EMBEDDINGS_FILE, self.embeddings)
 
     @classmethod
     def load(cls, directory: str | Path, size: int, embed: Embed) -> EmbeddingIndex | None:
         """The cached embeddings of `size` documents, None when there is no cache yet."""
-        path = Path(directory) / EMBEDDINGS_FILE
-        if not path.is_file():
-            return None
-        try:
-            embeddings = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: cannot read the cached embeddings ({exc})") from exc
-        if embeddings.ndim != 2 or len(embeddings) != size:
-            raise ValueError(
-                f"{path}: expected ({size}, D) embeddings of the indexed posts, got shape "
-                f"{embeddings.shape}; delete it to embed them again"
-            )
-        return cls(embeddings, embed)
+        embeddings = load_embeddings(Path(directory) / EMBEDDINGS_FILE, size, "indexed posts")
+        return None if embeddings is None else cls(embeddings, embed)
+
+
+def save_embeddings(path: Path, embeddings: np.ndarray) -> None:
+    """(N, D) float32 rows as a .npy file, written atomically."""
+    with atomic_open(path, "wb") as handle:
+        np.save(handle, np.asarray(embeddings, dtype=np.float32), allow_pickle=False)
+
+
+def load_embeddings(path: Path, rows: int, what: str) -> np.ndarray | None:
+    """The (rows, D) embeddings of `what` saved at `path`, None when there is no file; a file
+    that cannot be read or holds another number of rows is a ValueError naming it."""
+    if not path.is_file():
+        return None
+    try:
+        embeddings = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read the cached embeddings ({exc})") from exc
+    if embeddings.ndim != 2 or len(embeddings) != rows:
+        raise ValueError(
+            f"{path}: expected ({rows}, D) embeddings of the {what}, got shape "
+            f"{embeddings.shape}; delete it to embed them again"
+        )
+    return np.asarray(embeddings, dtype=np.float32)

@@ -8,13 +8,16 @@ distribution over each post's candidates,
 where e is the frozen all-MiniLM-L6-v2 sentence embedding (`mmkp.features.sentence_encoder`)
 and the post is its text X_S or its whole source X_T (`decode.semantic_text`). A post is
 embedded once per decode; a keyphrase once per scorer: the candidates of a batch that are not
-yet cached are embedded in one call, and many repeat across posts (hashtags, labels).
+yet cached are embedded in one call, and many repeat across posts (hashtags, labels). The
+training keyphrases can come embedded already (`known`: a model directory's
+keyphrases-minilm.npy, `mmkp.inference.keyphrase_embeddings`): on the dev posts 60% of the
+candidates a scorer embeds are training keyphrases.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,10 +51,18 @@ class SemanticQueries:
 
 
 class SemanticScorer:
-    """Cosines between posts and keyphrases, keyphrase embeddings cached by text (LRU)."""
+    """Cosines between posts and keyphrases, keyphrase embeddings cached by text (LRU);
+    `known` keyphrases (text -> unit-length row) are never embedded nor evicted."""
 
-    def __init__(self, embed: Embed, *, cache_size: int = CACHE_SIZE):
+    def __init__(
+        self,
+        embed: Embed,
+        *,
+        known: Mapping[str, np.ndarray] | None = None,
+        cache_size: int = CACHE_SIZE,
+    ):
         self._embed = embed
+        self._known = dict(known or {})
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
@@ -64,14 +75,16 @@ class SemanticScorer:
     ) -> list[dict[str, float]]:
         """posts (B, D), candidates: B lists of keyphrases -> B {keyphrase: cosine}."""
         wanted = list(dict.fromkeys(text for row in candidates for text in row))
-        new = [text for text in wanted if text not in self._cache]
+        cached = [text for text in wanted if text not in self._known]
+        new = [text for text in cached if text not in self._cache]
         for text, vector in zip(new, self._embed(new), strict=True):
             self._cache[text] = vector
+        vectors = {text: self._known.get(text, self._cache.get(text)) for text in wanted}
         out = [
-            {text: float(post @ self._cache[text]) for text in row}
+            {text: float(post @ vectors[text]) for text in row}
             for post, row in zip(posts, candidates, strict=True)
         ]
-        for text in wanted:
+        for text in cached:
             self._cache.move_to_end(text)  # recently used last: evicted last
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

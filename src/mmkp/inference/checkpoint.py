@@ -8,6 +8,9 @@
     README.md                  the model card (`mmkp.inference.model_card`), for people only
     processor.json             the featurizer the training images went through
                                (`mmkp.processing.processor`); absent in older directories
+    retrieval.json, retrieval-minilm.npy   the training posts' index (model.retrieval)
+    keyphrases-minilm.npy      the training keyphrases' MiniLM embeddings, for the rerank's
+                               semantic term (`mmkp.inference.keyphrase_embeddings`); optional
 
 Training checkpoints add their trainer state beside these (`mmkp.training.state`). A
 directory is written beside its final place and renamed over it (`atomic_directory`), so an
@@ -51,6 +54,7 @@ from mmkp.features import backbones
 from mmkp.features.featurizer import FeaturizerConfig
 from mmkp.features.sentence_encoder import sentence_embed, shared_encoder
 from mmkp.features.store import FeatureStore
+from mmkp.inference.keyphrase_embeddings import KEYPHRASE_EMBEDDINGS_FILE
 from mmkp.inference.model_card import CARD_FILE, ModelCard, write_model_card
 from mmkp.inference.weights import WeightsSource, check_weights
 from mmkp.io import atomic_directory, read_text, write_json_atomic
@@ -329,8 +333,9 @@ def export_model(checkpoint: str | Path, target: str | Path) -> Path:
     checkpoint = Path(checkpoint)
     with atomic_directory(target) as tmp:
         # the MiniLM index's embeddings too: without them every load embeds the training
-        # posts again (about 100 s for 4,770 posts on one core)
-        for name in (*MODEL_FILES, INDEX_FILE, EMBEDDINGS_FILE, PROCESSOR_FILE, CARD_FILE):
+        # posts again (about 100 s for 4,770 posts on one core); the keyphrases' likewise
+        optional = (INDEX_FILE, EMBEDDINGS_FILE, KEYPHRASE_EMBEDDINGS_FILE, PROCESSOR_FILE)
+        for name in (*MODEL_FILES, *optional, CARD_FILE):
             if name in MODEL_FILES or (checkpoint / name).is_file():
                 shutil.copy2(checkpoint / name, tmp / name)
     return Path(target)

@@ -72,6 +72,7 @@ from mmkp.features.sentence_encoder import sentence_embed, shared_encoder
 from mmkp.inference.checkpoint import ZERO_SHOT, Checkpoint, load_checkpoint
 from mmkp.inference.ensemble import load_members
 from mmkp.inference.hub import resolve_model
+from mmkp.inference.keyphrase_embeddings import read_keyphrase_embeddings
 from mmkp.model.outputs import Encoded
 from mmkp.model.protocol import INPUT_GRID, INPUT_SENTENCE
 
@@ -264,10 +265,16 @@ class Predictor:
 
     @property
     def semantic_scorer(self) -> SemanticScorer:
-        """The MiniLM scorer of `decode.semantic_weight`, built at its first use; it caches
-        the candidate keyphrases' embeddings for the predictor's life."""
+        """The MiniLM scorer of `decode.semantic_weight`, built at its first use: it starts
+        from the training keyphrases' embeddings the model directories hold
+        (`mmkp.inference.keyphrase_embeddings`) and caches the other candidates' for the
+        predictor's life."""
         if self._semantic is None:
-            self._semantic = SemanticScorer(self.sentence_embed)
+            known: dict[str, np.ndarray] = {}
+            for member in self.members:
+                if member.directory is not None:
+                    known |= read_keyphrase_embeddings(member.directory, member.labels)
+            self._semantic = SemanticScorer(self.sentence_embed, known=known)
         return self._semantic
 
     @property

@@ -26,6 +26,7 @@ from mmkp.data.vocab import LabelSet, Vocab
 from mmkp.evaluation.metrics import EvaluationResult, evaluate
 from mmkp.evaluation.prediction_files import write_predictions
 from mmkp.inference.checkpoint import CONFIG_FILE, LABELS_FILE, VOCAB_FILE, export_model
+from mmkp.inference.keyphrase_embeddings import write_keyphrase_embeddings
 from mmkp.inference.model_card import ModelCard, write_model_card
 from mmkp.inference.predictor import Predictor
 from mmkp.io import write_json_atomic
@@ -82,6 +83,8 @@ def run_training(
     if not place.is_main:
         return TrainingRun(out_dir=out, model_dir=model_dir, history=history, is_main=False)
     export_model(out / recipe.name / "best", model_dir)
+    if config.decode.semantic_weight > 0:  # the rerank's candidates, embedded once here
+        write_keyphrase_embeddings(model_dir, data.labels)
     run = TrainingRun(out_dir=out, model_dir=model_dir, history=history)
     splits = {"dev": data.dev_posts}
     if data.test_posts:
