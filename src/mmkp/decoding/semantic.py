@@ -10,8 +10,8 @@ and the post is its text X_S or its whole source X_T (`decode.semantic_text`). A
 embedded once per decode; a keyphrase once per scorer: the candidates of a batch that are not
 yet cached are embedded in one call, and many repeat across posts (hashtags, labels). The
 training keyphrases can come embedded already (`known`: a model directory's
-keyphrases-minilm.npy, `mmkp.inference.keyphrase_embeddings`): on the dev posts 60% of the
-candidates a scorer embeds are training keyphrases.
+keyphrases-minilm.npy, `mmkp.inference.keyphrase_embeddings`): of the 4,789 candidates the
+shipped model's scorer embeds for the 600 dev posts, 1,995 are training keyphrases.
 """
 
 from __future__ import annotations
