@@ -1,7 +1,8 @@
 """How the standard evaluator compares keyphrases: Porter stems, filtering, dedup, presence.
 
 Every keyphrase becomes a tuple of lowercased, Porter-stemmed tokens (NLTK's PorterStemmer in
-its default NLTK_EXTENSIONS mode). Two phrases match when their stem tuples are equal.
+its default NLTK_EXTENSIONS mode,
+`mmkp.evaluation.porter`). Two phrases match when their stem tuples are equal.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from nltk.stem.porter import PorterStemmer
+from mmkp.evaluation.porter import porter_stemmer_class
 
 Phrase = tuple[str, ...]
 
@@ -18,7 +19,7 @@ Phrase = tuple[str, ...]
 # punctuation a generator can emit; such phrases are never hashtags).
 INVALID_TOKENS = frozenset({"<unk>", ",", "."})
 
-_PORTER = PorterStemmer()
+_PORTER = porter_stemmer_class()()  # nltk's, without importing nltk (`porter`)
 
 
 @cache
