@@ -87,7 +87,7 @@ class Suite:
     metrics: tuple[str, ...] = ("F1@1", "F1@3", "MAP@5")
 
     def __post_init__(self) -> None:
-        # The metrics module loads nltk (a second): imported here, not for `--help`.
+        # The metrics module loads the Porter stemmer: imported here, not for `--help`.
         from mmkp.evaluation.metrics import MAIN_METRICS
 
         group_names = [group.name for group in self.groups]
