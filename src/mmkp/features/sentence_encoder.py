@@ -93,6 +93,14 @@ class SentenceEncoder:
             self._model = _in_precision(load_encoder(folder), self.precision).to(self.device)
         return self._model
 
+    def unload(self) -> None:
+        """Let the encoder go (its 90 MB of weights, the texts remembered) until the next
+        `encode` loads it again: what a training run does once its embeddings are made."""
+        with self._lock:
+            self._model = None
+            self._tokenizer = None
+            self._recent.clear()
+
     def set_precision(self, precision: MiniLMPrecision) -> None:
         """Embed in `precision` from now on (the module docstring says what bf16 changes);
         the texts remembered in the other precision are forgotten."""

@@ -20,7 +20,7 @@ from mmkp.data.overlap import split_overlap
 from mmkp.data.processor import Example, TextProcessor
 from mmkp.data.record import Post
 from mmkp.data.vocab import LabelSet, Vocab
-from mmkp.features.sentence_encoder import sentence_embed
+from mmkp.features.sentence_encoder import sentence_embed, shared_encoder
 from mmkp.features.store import FeatureStore
 from mmkp.model.config import ModelConfig
 from mmkp.processing.processor import ProcessorConfig
@@ -261,6 +261,9 @@ def prepare_data(
         data.train_sentences = _train_sentences(embed, data, sentence_input)
         data.dev_sentences = _embed_posts(embed, dev_posts, sentence_input)
         data.itm_sentences = _embed_posts(embed, itm_posts, sentence_input)
+    # Every embedding the epochs read is made: MiniLM's 90 MB need not stay through training
+    # (scoring the final model loads it again for the rerank).
+    shared_encoder().unload()
     log.info(
         "data: %d train posts (%d pairs), %d dev posts, %d D_itm pairs; vocab %d, labels %d",
         len(train_posts),
