@@ -79,10 +79,12 @@ def run_training(
             recipe.setup()
             recipe.train()
             history[recipe.name] = recipe.state.history
+        last_stage = recipe.name
+        del recipe  # its model and Adam's state: not held while the final model is scored
     model_dir = out / "model"
     if not place.is_main:
         return TrainingRun(out_dir=out, model_dir=model_dir, history=history, is_main=False)
-    export_model(out / recipe.name / "best", model_dir)
+    export_model(out / last_stage / "best", model_dir)
     if config.decode.semantic_weight > 0:  # the rerank's candidates, embedded once here
         write_keyphrase_embeddings(model_dir, data.labels)
     run = TrainingRun(out_dir=out, model_dir=model_dir, history=history)
