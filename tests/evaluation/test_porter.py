@@ -8,7 +8,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from mmkp.data.synthetic_topics import DOMAINS, GENERIC_SENTENCES
+from mmkp.evaluation.porter import porter_stemmer_class
 
 # Words that take each step of the NLTK_EXTENSIONS rules, its irregular forms and its
 # special cases (short words, "y" after a consonant, doubled consonants, -ly, -ing, -ed).
@@ -60,3 +63,8 @@ def test_the_stems_are_nltks_and_nltk_is_never_imported():
     ]
     assert differ == []
     assert out["ours"][words.index("generously")] == "gener"  # an NLTK_EXTENSIONS stem
+
+
+def test_once_nltk_is_loaded_its_own_class_is_used():
+    nltk_porter = pytest.importorskip("nltk.stem.porter")
+    assert porter_stemmer_class() is nltk_porter.PorterStemmer

@@ -25,18 +25,18 @@ STEMMER_MODULE = "nltk.stem.porter"
 def porter_stemmer_class() -> type:
     """nltk.stem.porter.PorterStemmer: loaded privately (module docstring), or by importing
     nltk when it is imported already or its files cannot be run alone."""
-    if PACKAGE in sys.modules:
-        return sys.modules[PACKAGE].stem.porter.PorterStemmer
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("nltk is not installed: pip install -e . installs it")
-    try:
-        module = _PrivateModules(Path(spec.submodule_search_locations[0])).load(STEMMER_MODULE)
-        return module.PorterStemmer
-    except (ImportError, OSError, AttributeError, SyntaxError):
-        from nltk.stem.porter import PorterStemmer
+    if PACKAGE not in sys.modules:  # once nltk is loaded there is nothing left to save
+        try:
+            root = Path(spec.submodule_search_locations[0])
+            return _PrivateModules(root).load(STEMMER_MODULE).PorterStemmer
+        except (ImportError, OSError, AttributeError, SyntaxError):
+            pass  # another layout of nltk's files: import it as usual
+    from nltk.stem.porter import PorterStemmer
 
-        return PorterStemmer
+    return PorterStemmer
 
 
 class _PrivateModules:
