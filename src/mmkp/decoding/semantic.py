@@ -28,7 +28,11 @@ from mmkp.data.embedding_index import Embed, semantic_text
 # since the model's sentence features choose with it too; importable from here as before.
 __all__ = ["SemanticQueries", "SemanticScorer", "semantic_text", "softmax"]
 
-CACHE_SIZE = 100_000  # keyphrase embeddings kept (384 float32 each: about 150 MB at most)
+# Keyphrase embeddings kept besides the known ones (384 float32 each: about 28 MB at most).
+# Distinct posts add ~3.7 generated keyphrases each and few recur (a quarter of the lookups
+# of 2,000 distinct posts hit): 100,000 grew to ~150 MB over a long stream for the same speed
+# (benchmarks/RESULTS.md, "Issue 21, session 6").
+CACHE_SIZE = 16_384
 
 
 def softmax(values: Sequence[float], temperature: float) -> list[float]:
