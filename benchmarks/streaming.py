@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 10000])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--set", action="append", default=[], help="passed to mmkp predict")
+    parser.add_argument("--retrieval-encoder", help="passed to mmkp predict")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     real = load_posts(args.posts)
@@ -64,6 +65,8 @@ def main() -> None:
         command = [sys.executable, "-m", "mmkp", "predict", "--model", str(args.model)]
         command += ["--input", str(source), "--out", str(args.out / f"pred-{n}.jsonl")]
         command += ["--threads", "1", *(f"--set={item}" for item in args.set)]
+        if args.retrieval_encoder:
+            command += ["--retrieval-encoder", args.retrieval_encoder]
         load = os.getloadavg()[0]
         start = time.perf_counter()
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
