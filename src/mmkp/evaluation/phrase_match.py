@@ -1,8 +1,8 @@
 """How the standard evaluator compares keyphrases: Porter stems, filtering, dedup, presence.
 
 Every keyphrase becomes a tuple of lowercased, Porter-stemmed tokens (NLTK's PorterStemmer in
-its default NLTK_EXTENSIONS mode,
-`mmkp.evaluation.porter`). Two phrases match when their stem tuples are equal.
+its default NLTK_EXTENSIONS mode, loaded by `mmkp.evaluation.porter`). Two phrases match when
+their stem tuples are equal.
 """
 
 from __future__ import annotations

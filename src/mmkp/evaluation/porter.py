@@ -2,11 +2,12 @@
 
 The evaluator stems with NLTK's PorterStemmer (`mmkp.evaluation.phrase_match`), but importing
 it runs `nltk/__init__.py`, which imports scipy.stats, scikit-learn and pandas when they are
-installed: 170 MB of resident memory and about a second in every process that scores, trains
-or predicts (benchmarks/RESULTS.md, "Issue 21, session 6"). So the stemmer's own files
-(nltk/stem/porter.py and the few nltk modules it imports) run here as private modules, found
-where nltk is installed: the same code, so the same stems, and nltk's package stays unloaded
-for anyone else. Where that cannot work (nltk laid out otherwise), nltk is imported as usual.
+installed: 170 MB of resident memory and about a second in every process that scores
+(`mmkp train`, `evaluate`, `benchmark`, the demo; benchmarks/RESULTS.md, "Issue 21, session
+6"). So the stemmer's own files (nltk/stem/porter.py and the few nltk modules it imports) run
+here as private modules, found where nltk is installed: the same code, so the same stems, and
+nltk's package stays unloaded for anyone else. Where that cannot work (nltk laid out
+otherwise), nltk is imported as usual.
 """
 
 from __future__ import annotations
