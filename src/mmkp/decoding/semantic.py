@@ -83,7 +83,7 @@ class SemanticScorer:
         new = [text for text in cached if text not in self._cache]
         for text, vector in zip(new, self._embed(new), strict=True):
             self._cache[text] = vector
-        vectors = {text: self._known.get(text, self._cache.get(text)) for text in wanted}
+        vectors = {t: self._known[t] if t in self._known else self._cache[t] for t in wanted}
         out = [
             {text: float(post @ vectors[text]) for text in row}
             for post, row in zip(posts, candidates, strict=True)
