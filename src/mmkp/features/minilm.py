@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
+from safetensors import safe_open
 from torch import nn
 
 MAX_TOKENS = 256  # sentence_bert_config.json's max_seq_length: longer texts are truncated
@@ -107,12 +107,21 @@ def load_encoder(folder: Path) -> MiniLMEncoder:
     sentence embeddings do not use, are left out), in eval mode."""
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     encoder = MiniLMEncoder(config)
-    state = {}
-    for name, tensor in load_file(folder / "model.safetensors").items():
-        if name.startswith("pooler.") or name == "embeddings.position_ids":
-            continue
-        for old, new in _RENAMES:
-            name = name.replace(old, new)
-        state[name] = tensor
-    encoder.load_state_dict(state)
+    params = encoder.state_dict()
+    loaded = set()
+    # One tensor at a time from the file into its parameter: a whole state dict beside the
+    # model would be a second 90 MB, freed into the heap where it stays for the process's life.
+    with safe_open(folder / "model.safetensors", framework="pt") as weights:
+        for name in weights.keys():  # noqa: SIM118  (safe_open has keys(), no iteration)
+            if name.startswith("pooler.") or name == "embeddings.position_ids":
+                continue
+            ours = name
+            for old, new in _RENAMES:
+                ours = ours.replace(old, new)
+            if ours not in params:
+                raise ValueError(f"{folder / 'model.safetensors'}: unexpected weight {name!r}")
+            params[ours].copy_(weights.get_tensor(name))
+            loaded.add(ours)
+    if missing := sorted(set(params) - loaded):
+        raise ValueError(f"{folder / 'model.safetensors'} lacks the weights {missing}")
     return encoder.eval()
