@@ -54,3 +54,17 @@ def test_photo_without_text_gives_empty_ocr(engine: OcrEngine) -> None:
 def test_blank_and_tiny_images(engine: OcrEngine) -> None:
     assert engine.read(Image.new("RGB", (200, 100), "white")).lines == ()
     assert engine.read(Image.new("RGB", (2, 2), "black")).text == ""
+
+
+def test_rapidocr_runs_our_sessions_which_flush_subnormals(engine: OcrEngine) -> None:
+    """Subnormal floats in the detector cost Intel cores ~4x its time: RapidOCR must run the
+    sessions `ocr` made (its custom-session route), set to flush them, at the set threads."""
+    engine.read(text_image(["Flush"]))  # RapidOCR builds its detector and recogniser lazily
+    rapid = engine._engine
+    for task, runner in (("Det", rapid.text_det), ("Rec", rapid.text_rec)):
+        session = runner.session.session
+        assert session is rapid.cfg[task].session
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.set_denormal_as_zero") == "1"
+        assert options.intra_op_num_threads == OcrConfig().threads
+        assert options.enable_cpu_mem_arena
