@@ -4,6 +4,7 @@ Run (PYTHONPATH picks the code measured; compare two trees by running it once wi
 
     PYTHONPATH=src .venv/bin/python benchmarks/speed_train.py [--steps 30] [--profile]
         [--losses out.json] [--posts ../shared/data/cmkp/valid_ocr_kw.txt]
+        [--device cuda] [--precision bf16] [--batch-size 256]
 
 Builds stage 1 of configs/cmkp.yaml on the agreed split as `mmkp train` does (1 thread),
 takes the first epoch's batches, runs 3 warm-up steps, then times `--steps` Adam steps
@@ -11,7 +12,9 @@ takes the first epoch's batches, runs 3 warm-up steps, then times `--steps` Adam
 load average beside. `--losses` writes every step's loss (two trees whose losses are equal are
 exact), `--profile` prints torch.profiler's ops by self CPU time and input shape.
 (benchmarks/training_speed.py times whole epochs through `mmkp train`; this one a fixed
-number of steps, quick enough to alternate two trees on a shared machine.)
+number of steps, quick enough to alternate two trees on a shared machine.) `--device`,
+`--precision` and `--batch-size` measure the same steps on a GPU, in its precision, at the
+batch size that suits it (default: the stage's); on CUDA the figures add the peak GPU memory.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ def main() -> None:
     parser.add_argument("--posts", type=Path, default=POSTS, help="the CMKP valid split file")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--losses", type=Path, help="write each step's loss here (JSON)")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
+    parser.add_argument("--batch-size", type=int, help="pairs a step (default: the stage's)")
     args = parser.parse_args()
 
     from mmkp.training.config import load_config
@@ -48,17 +54,18 @@ def main() -> None:
     data = prepare_data(config.data, retrieval=config.model.retrieval)
     with tempfile.TemporaryDirectory() as out:
         recipe = StageRecipe(
-            config, out, data, index=0, hardware=Hardware.from_config("cpu", "fp32")
+            config, out, data, index=0, hardware=Hardware.from_config(args.device, args.precision)
         )
         recipe.setup()
-    stage, model = recipe.stage, recipe.model
+    stage, model, hardware = recipe.stage, recipe.model, recipe.hardware
     batches, _ = data.training_batches(
-        stage.batch_size,
+        args.batch_size or stage.batch_size,
         seed=config.train.seed * 100_003 + 1,  # epoch 1's order, as the recipe seeds it
         by_length=config.train.by_length,
         with_itm="itm" in stage.terms,
     )
-    batches = list(itertools.islice(batches, args.steps + 3))
+    batches = [hardware.to_device(b) for b in itertools.islice(batches, args.steps + 3)]
+    scaler = hardware.grad_scaler()
     params = [p for p in model.parameters() if p.requires_grad]
     losses: list[float] = []
 
@@ -66,11 +73,20 @@ def main() -> None:
         model.train()
         for batch in chunk:
             recipe.optimizer.zero_grad(set_to_none=True)
-            loss = model(batch, stage.terms).total
-            loss.backward()
+            with hardware.autocast():
+                loss = model(batch, stage.terms).total
+            if scaler is None:
+                loss.backward()
+            else:
+                scaler.scale(loss).backward()
+                scaler.unscale_(recipe.optimizer)
             torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
-            recipe.optimizer.step()
-            losses.append(float(loss.detach()))
+            if scaler is None:
+                recipe.optimizer.step()
+            else:
+                scaler.step(recipe.optimizer)
+                scaler.update()
+            losses.append(float(loss.detach()))  # waits for the GPU: each step is timed whole
 
     steps(batches[:3])
     pairs = sum(batch.size for batch in batches[3:])
@@ -86,9 +102,14 @@ def main() -> None:
         steps(batches[3:])
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     figures = {"pairs_per_s_cpu": pairs / cpu, "pairs_per_s_wall": pairs / wall}
+    if hardware.is_cuda:
+        figures["gpu_peak_mib"] = torch.cuda.max_memory_allocated(hardware.device) / 2**20
     print(
         json.dumps(
-            figures | {"steps": args.steps, "load": load, "threads": torch.get_num_threads()}
+            figures
+            | {"steps": args.steps, "batch_size": args.batch_size or stage.batch_size}
+            | {"device": str(hardware.device), "precision": args.precision}
+            | {"load": load, "threads": torch.get_num_threads()}
         )
     )
     if args.losses is not None:

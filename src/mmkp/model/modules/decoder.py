@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 # A tied step computes P rows instead of P * beam. CPU elementwise kernels compute a tensor's
@@ -182,8 +183,44 @@ class AdditiveAttention(nn.Module):
         """v^T tanh(W_s s_j + W_h h_i): query (B, T, d), keys (B, L, d) -> (B, T, L). The
         tanh runs in place on the sum: the (B, T, L, d) energy is the largest tensor of a
         decoding step, and a second one costs its allocation and a pass of page faults."""
+        if torch.is_grad_enabled() and not torch.is_autocast_enabled(query.device.type):
+            return _AdditiveScores.apply(query, keys, self.v.weight)
         energy = (query.unsqueeze(2) + keys.unsqueeze(1)).tanh_()  # (B, T, L, d)
         return self.v(energy).squeeze(-1)
+
+
+class _AdditiveScores(torch.autograd.Function):
+    """`AdditiveAttention._scores` for training, with a backward pass that holds two
+    (B, T, L, d) tensors instead of autograd's three (the saved energy, the gradient at the
+    energy, and that through tanh, made in place here). Each gradient is the same products
+    and sums as autograd's, in the same order, so training is unchanged to the bit
+    (tests/model/test_additive_scores.py); the peak of a training step on the longest posts
+    falls by one energy-sized tensor. Under autocast, autograd's own path is taken."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        query: torch.Tensor,
+        keys: torch.Tensor,
+        weight: torch.Tensor,
+    ) -> torch.Tensor:
+        energy = (query.unsqueeze(2) + keys.unsqueeze(1)).tanh_()  # (B, T, L, d)
+        ctx.save_for_backward(energy, weight)
+        return F.linear(energy, weight).squeeze(-1)
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        energy, weight = ctx.saved_tensors  # type: ignore[attr-defined]
+        grad_scores = grad.unsqueeze(-1)  # (B, T, L, 1)
+        grad_energy = grad_scores.matmul(weight)  # as nn.Linear's backward: grad @ W
+        # through tanh in place: grad * (1 - tanh^2), aten's own kernel
+        torch.ops.aten.tanh_backward.grad_input(grad_energy, energy, grad_input=grad_energy)
+        size = energy.shape[-1]
+        grad_weight = grad_scores.reshape(-1, 1).t().mm(energy.reshape(-1, size))
+        # the broadcast's backward: sums over the dimension each side was expanded along
+        return grad_energy.sum(2), grad_energy.sum(1), grad_weight
 
 
 def _joined(parts: list[torch.Tensor]) -> torch.Tensor:
