@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from PIL import Image
 
-from mmkp.features.ocr import OcrConfig, OcrEngine, OcrLine, ocr_text, reading_order
+from mmkp.features.ocr import (
+    OcrConfig,
+    OcrEngine,
+    OcrLine,
+    flushes_subnormals,
+    subnormals_flushed,
+    ocr_text,
+    reading_order,
+)
 
 from .conftest import photo, text_image
 
@@ -68,3 +78,21 @@ def test_rapidocr_runs_our_sessions_which_flush_subnormals(engine: OcrEngine) ->
         assert options.get_session_config_entry("session.set_denormal_as_zero") == "1"
         assert options.intra_op_num_threads == OcrConfig().threads
         assert options.enable_cpu_mem_arena
+
+
+def test_the_calling_thread_keeps_its_subnormals() -> None:
+    """onnxruntime sets flush-to-zero on the threads that make and run a session; OCR must
+    not leave it set, or every later float on the caller's thread would flush."""
+    assert not flushes_subnormals()
+    with subnormals_flushed():  # what OCR computes in: the detector's speed on Intel cores
+        assert flushes_subnormals()
+    assert not flushes_subnormals()
+    engine = OcrEngine(OcrConfig(det_side=480))  # a new engine: its sessions made here
+    assert not flushes_subnormals()
+    assert engine.read(text_image(["Subnormal"])).text == "subnormal"
+    assert not flushes_subnormals()
+    worker = ThreadPoolExecutor(1)
+    assert worker.submit(lambda: engine.read(text_image(["Thread"])).text).result() == "thread"
+    assert not worker.submit(flushes_subnormals).result()
+    worker.shutdown()
+    assert 5e-324 * 1.0 != 0.0  # Python's own floats too

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -102,7 +104,7 @@ class OcrEngine:
 
     def read(self, image: Image.Image) -> OcrResult:
         """OCR one RGB image."""
-        with self._lock:
+        with self._lock, subnormals_flushed():
             output = self._engine(np.asarray(image.convert("RGB")))
         if output.txts is None:
             return OcrResult("", ())
@@ -145,9 +147,37 @@ def _rapidocr(det_side: int, threads: int, slot: int) -> Any:
     # "custom session" route); its config is an OmegaConf tree, which takes objects only when
     # allowed. Detection and recognition are what run (the angle classifier is off).
     engine.cfg._set_flag("allow_objects", True)
-    for task in ("Det", "Rec"):
-        engine.cfg[task].session = _onnx_session(paths[task], threads)
+    with subnormals_flushed():
+        for task in ("Det", "Rec"):
+            engine.cfg[task].session = _onnx_session(paths[task], threads)
     return engine
+
+
+@contextmanager
+def subnormals_flushed() -> Iterator[None]:
+    """This thread flushes subnormal floats to zero inside, and is as it was after.
+
+    The detector's deepest 1x1 convolutions meet subnormals, which Intel cores compute many
+    times slower: flushed, detection is 3.8x faster on a Xeon (241 -> 64 ms at 512 px, 1 thread)
+    with the same text read (benchmarks/RESULTS.md, issue 21, session 7). With one intra-op
+    thread onnxruntime computes on the caller's thread, so the caller's flags are what count;
+    its own flag (`session.set_denormal_as_zero`) covers its pool's threads, but it also sets
+    the flags of the thread that makes the session, and never clears them. Both are undone
+    here: every other float on the thread (numpy, torch, Python) keeps its subnormals."""
+    import torch
+
+    flushing = flushes_subnormals()
+    torch.set_flush_denormal(True)  # flush-to-zero and denormals-are-zero (MXCSR) on x86
+    try:
+        yield
+    finally:
+        if not flushing:
+            torch.set_flush_denormal(False)
+
+
+def flushes_subnormals() -> bool:
+    """Whether this thread flushes subnormal floats to zero (1e-39 is one in float32)."""
+    return float(np.float32(1e-39) * np.float32(1.0)) == 0.0
 
 
 def _onnx_session(path: Path, threads: int) -> Any:
@@ -162,10 +192,7 @@ def _onnx_session(path: Path, threads: int) -> Any:
     # The arena keeps onnxruntime's buffers between images instead of allocating the
     # detector's activations afresh each time: 25% less CPU on photos, same outputs.
     options.enable_cpu_mem_arena = True
-    # The detector's 1x1 convolutions over its 768 deepest channels meet subnormal floats,
-    # which Intel cores compute ~50x slower (AMD ones barely slower): flushing them to zero
-    # makes detection 3.8x faster on a Xeon (241 -> 64 ms at 512 px, 1 thread) with the same
-    # text read (benchmarks/RESULTS.md, issue 21, session 7).
+    # subnormals flushed on onnxruntime's own threads too (`subnormals_flushed`)
     options.add_session_config_entry("session.set_denormal_as_zero", "1")
     # The arena grows by what is asked, not by powers of two (RapidOCR's choice too).
     provider = ("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})
