@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-POSTS = ROOT.parents[1] / "shared" / "data" / "cmkp" / "valid_ocr_kw.txt"
+POSTS = ROOT.parent / "shared" / "data" / "cmkp" / "valid_ocr_kw.txt"
 
 
 def main() -> None:
