@@ -10,9 +10,9 @@ from mmkp.features.ocr import (
     OcrEngine,
     OcrLine,
     flushes_subnormals,
-    subnormals_flushed,
     ocr_text,
     reading_order,
+    subnormals_flushed,
 )
 
 from .conftest import photo, text_image
