@@ -91,8 +91,9 @@ def training_rows(args: argparse.Namespace) -> list[str]:
 def _reference(path: Path | None) -> dict[str, list[str]] | None:
     if path is None:
         return None
-    with path.open(encoding="utf-8") as f:
-        return {r["id"]: r["keyphrases"] for r in map(json.loads, f)}
+    from mmkp.evaluation.prediction_files import read_predictions
+
+    return {str(p.id): p.keyphrases for p in read_predictions(path)}
 
 
 def _agreement(posts: list, results: list[list[str]], reference: dict | None) -> str:

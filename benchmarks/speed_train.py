@@ -47,6 +47,7 @@ def main() -> None:
     from mmkp.training.config import load_config
     from mmkp.training.data import prepare_data
     from mmkp.training.device import Hardware
+    from mmkp.training.loop import train_step
     from mmkp.training.recipe import StageRecipe
 
     paths = [f"data.train.path={args.posts}", f"data.dev.path={args.posts}"]
@@ -72,21 +73,17 @@ def main() -> None:
     def steps(chunk: list) -> None:
         model.train()
         for batch in chunk:
-            recipe.optimizer.zero_grad(set_to_none=True)
-            with hardware.autocast():
-                loss = model(batch, stage.terms).total
-            if scaler is None:
-                loss.backward()
-            else:
-                scaler.scale(loss).backward()
-                scaler.unscale_(recipe.optimizer)
-            torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
-            if scaler is None:
-                recipe.optimizer.step()
-            else:
-                scaler.step(recipe.optimizer)
-                scaler.update()
-            losses.append(float(loss.detach()))  # waits for the GPU: each step is timed whole
+            step = train_step(
+                model,
+                batch,
+                recipe.optimizer,
+                params,
+                terms=stage.terms,
+                grad_clip=stage.grad_clip,
+                hardware=hardware,
+                scaler=scaler,
+            )
+            losses.append(float(step.total.detach()))  # waits for the GPU: steps timed whole
 
     steps(batches[:3])
     pairs = sum(batch.size for batch in batches[3:])

@@ -89,29 +89,57 @@ def train_epoch(
     quiet = None if distributed.is_main else True  # tqdm's None: shown on a terminal
     with tqdm(total=total, desc=desc, unit="batch", leave=False, disable=quiet) as bar:
         for batch in batches:
-            optimizer.zero_grad(set_to_none=True)
-            with hardware.autocast():
-                losses = model(hardware.to_device(batch), terms)
-            loss = losses.total
-            if distributed.enabled:
-                loss = loss * distributed.loss_weight(batch.size)
-            if scaler is None:
-                loss.backward()
-            else:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            if grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, grad_clip)
-            if scaler is None:
-                optimizer.step()
-            else:
-                scaler.step(optimizer)  # skipped when the scaled gradients overflowed
-                scaler.update()
+            losses = train_step(
+                model,
+                batch,
+                optimizer,
+                params,
+                terms=terms,
+                grad_clip=grad_clip,
+                hardware=hardware,
+                scaler=scaler,
+                distributed=distributed,
+            )
             mean.add(losses, batch.size)
             elapsed = time.perf_counter() - start
             bar.set_postfix(loss=f"{mean.mean():.4f}", pairs_s=f"{mean.rows / elapsed:.0f}")
             bar.update()
     return mean.gathered(distributed).result(time.perf_counter() - start)
+
+
+def train_step(
+    model: KeyphraseModel,
+    batch: Batch,
+    optimizer: torch.optim.Optimizer,
+    params: list[torch.nn.Parameter],
+    *,
+    terms: Collection[str],
+    grad_clip: float,
+    hardware: Hardware,
+    scaler: torch.amp.GradScaler | None = None,
+    distributed: Distributed = SINGLE,
+) -> Losses:
+    """One Adam step on the sum of `terms` over `batch` (`train_epoch`'s, and what
+    benchmarks/speed_train.py times); `params` are the ones clipped. Returns the losses."""
+    optimizer.zero_grad(set_to_none=True)
+    with hardware.autocast():
+        losses = model(hardware.to_device(batch), terms)
+    loss = losses.total
+    if distributed.enabled:
+        loss = loss * distributed.loss_weight(batch.size)
+    if scaler is None:
+        loss.backward()
+    else:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    if scaler is None:
+        optimizer.step()
+    else:
+        scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+        scaler.update()
+    return losses
 
 
 @torch.no_grad()

@@ -185,8 +185,12 @@ class AdditiveAttention(nn.Module):
         decoding step, and a second one costs its allocation and a pass of page faults."""
         if torch.is_grad_enabled() and not torch.is_autocast_enabled(query.device.type):
             return _AdditiveScores.apply(query, keys, self.v.weight)
-        energy = (query.unsqueeze(2) + keys.unsqueeze(1)).tanh_()  # (B, T, L, d)
-        return self.v(energy).squeeze(-1)
+        return self.v(_energy(query, keys)).squeeze(-1)
+
+
+def _energy(query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """tanh(W_s s_j + W_h h_i) for every step and position: (B, T, d), (B, L, d) -> (B, T, L, d)."""
+    return (query.unsqueeze(2) + keys.unsqueeze(1)).tanh_()
 
 
 class _AdditiveScores(torch.autograd.Function):
@@ -204,7 +208,7 @@ class _AdditiveScores(torch.autograd.Function):
         keys: torch.Tensor,
         weight: torch.Tensor,
     ) -> torch.Tensor:
-        energy = (query.unsqueeze(2) + keys.unsqueeze(1)).tanh_()  # (B, T, L, d)
+        energy = _energy(query, keys)
         ctx.save_for_backward(energy, weight)
         return F.linear(energy, weight).squeeze(-1)
 
